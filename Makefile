@@ -1,0 +1,38 @@
+# Two commands on a fresh machine (Python 3.11+ and make): `make demo`, `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test proof bench run doctor validate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+# Plays the CC workflow on offline providers; unattended when stdin is not a terminal.
+demo: $(STAMP)
+	@if [ -t 0 ]; then $(BIN)/ccbot demo; else $(BIN)/ccbot demo --auto; fi
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+proof: $(STAMP)
+	CCBOT_PROOF=1 $(BIN)/python -m pytest tests/resilience -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/engine.py
+
+run: $(STAMP)
+	$(BIN)/ccbot run
+
+doctor: $(STAMP)
+	$(BIN)/ccbot doctor
+
+validate: $(STAMP)
+	$(BIN)/ccbot validate workflows/cc
+
+clean:
+	rm -rf $(VENV) .pytest_cache

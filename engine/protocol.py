@@ -1,0 +1,247 @@
+"""The interaction protocol every front end speaks (Telegram bot, terminal demo).
+
+The engine emits an `InteractionRequest` and waits; a front end answers with an
+`InteractionResponse` naming the same `interaction_id`. Anything else is
+refused with `StaleInteraction` and never applied. All models are JSON
+serializable (`model_dump(mode="json")`).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class InteractionType(str, Enum):
+    SELECT = "select_from_structured"
+    REVIEW = "review_grouped"
+    TEXT_INPUT = "text_input"
+    MEDIA_GENERATION = "media_generation"
+
+
+# ------------------------------------------------------------------ retryable
+
+
+class FeedbackConfig(BaseModel):
+    enabled: bool = False
+    prompt: str = "What should be different?"
+    default_message: str = ""
+
+
+class RetryOption(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    label: str
+    mode: Literal["continue", "retry", "jump"]
+    shortcut: str | None = None
+    target_module: str | None = None
+    target_step: str | None = None
+    feedback: FeedbackConfig | None = None
+
+
+class Retryable(BaseModel):
+    default_option: str = "continue"
+    options: list[RetryOption] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------- display data
+
+
+class SelectDisplay(BaseModel):
+    """`user.select`: pick one or several items out of `data` (paths into it)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    kind: Literal["select"] = "select"
+    data: Any
+    display_schema: dict[str, Any] = Field(alias="schema")
+    multi_select: bool = False
+    mode: Literal["select", "review"] = "select"
+    min_selections: int = 1
+    max_selections: int | None = None
+    retryable: Retryable | None = None
+
+
+class TextInputDisplay(BaseModel):
+    kind: Literal["text_input"] = "text_input"
+    prompt: str
+    default_value: str = ""
+    allow_empty: bool = True
+    max_length: int = 2000
+    placeholder: str | None = None
+
+
+class ParamField(BaseModel):
+    """One field of a provider panel's parameter form (from `_ux.input_schema`)."""
+
+    name: str  # the name sent to the provider (after destination_field)
+    source_name: str  # the property name in the input schema
+    title: str
+    type: str = "string"
+    input_type: str | None = None  # textarea, select, slider...
+    enum: list[Any] | None = None
+    enum_labels: dict[str, str] = Field(default_factory=dict)
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    value: Any = None  # the starting value: source_field from the prompt data, else default
+
+
+class SubAction(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    label: str
+    action_type: Literal["txt2img", "img2img", "img2vid", "txt2audio"]
+    loading_label: str = "Working..."
+    result_key: str = "generations"
+
+
+class MediaPanel(BaseModel):
+    """One provider tab of a media-generation step."""
+
+    prompt_key: str  # dotted path of the prompt object inside `data`
+    label: str
+    provider: str
+    availability: Literal["live", "offline", "unavailable"] = "offline"
+    prompt_data: Any = None  # the prompt object this panel generates from
+    fields: list[ParamField] = Field(default_factory=list)
+    price: str = "free"  # estimate for the default parameters, e.g. "~$0.40"
+    note: str = ""  # e.g. why a provider is unavailable
+
+
+class ContentItem(BaseModel):
+    """One generated file, as stored in the run's content records."""
+
+    content_id: str
+    media_type: Literal["image", "video", "audio"]
+    local_path: str
+    url: str | None = None
+    metadata_id: str  # the job id that made it
+    prompt_key: str
+    provider: str
+    provider_item_id: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+
+
+class Generation(BaseModel):
+    """One batch: the result of one job."""
+
+    urls: list[str] = Field(default_factory=list)
+    metadata_id: str
+    content_ids: list[str] = Field(default_factory=list)
+    contents: list[ContentItem] = Field(default_factory=list)
+
+
+class JobView(BaseModel):
+    job_id: str
+    interaction_id: str
+    prompt_key: str
+    provider: str
+    action_type: str
+    status: Literal["created", "submitted", "running", "completed", "failed", "cancelled"]
+    progress: float | None = None
+    message: str = ""
+    error: str | None = None
+    retryable_error: bool = False
+    cost: str = "free"
+    params: dict[str, Any] = Field(default_factory=dict)
+    content_ids: list[str] = Field(default_factory=list)
+
+
+class MediaDisplay(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    kind: Literal["media"] = "media"
+    data: Any  # the prompts
+    display_schema: dict[str, Any] = Field(alias="schema")
+    sub_actions: list[SubAction] = Field(default_factory=list)
+    source_image: dict[str, Any] | None = None
+    generations: dict[str, list[Generation]] = Field(default_factory=dict)
+    retryable: Retryable | None = None
+    panels: list[MediaPanel] = Field(default_factory=list)
+    jobs: list[JobView] = Field(default_factory=list)
+
+
+DisplayData = SelectDisplay | TextInputDisplay | MediaDisplay
+
+
+class InteractionRequest(BaseModel):
+    interaction_id: str
+    interaction_type: InteractionType
+    run_id: str
+    step_id: str
+    step_name: str  # with {step_number} filled in, e.g. "Step 5: Video Generation"
+    step_number: int
+    module_name: str
+    title: str
+    display_data: DisplayData = Field(discriminator="kind")
+    context: dict[str, Any] = Field(default_factory=dict)  # {"module_id": ...}
+
+
+# ------------------------------------------------------------------ responses
+
+
+class InteractionResponse(BaseModel):
+    interaction_id: str
+    # select / review: paths to the picked items ([2], ["scenes", 1], or lists of those)
+    selected_indices: list[Any] | None = None
+    # text input
+    value: str | None = None
+    # media generation
+    selected_content_id: str | None = None
+    # any interaction
+    retry_requested: bool = False
+    retry_feedback: str | None = None
+    retry_option_id: str | None = None
+    jump_back_requested: bool = False
+    jump_back_target: str | None = None  # the option id or its target_module
+    cancelled: bool = False
+
+
+class SubActionRequest(BaseModel):
+    """Start a generation from a media panel (e.g. "generate with Leonardo")."""
+
+    interaction_id: str
+    action_id: str = "generate"
+    prompt_key: str
+    params: dict[str, Any] = Field(default_factory=dict)  # overrides of the panel's fields
+    request_key: str | None = None  # idempotency: the same key never submits twice
+
+
+# ------------------------------------------------------------------ run views
+
+
+class RunStatus(str, Enum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class RunView(BaseModel):
+    run_id: str
+    owner: str
+    workflow_id: str
+    status: RunStatus
+    created_at: float
+    updated_at: float
+    current_step_id: str | None = None
+    current_step_name: str | None = None
+    pending: InteractionRequest | None = None
+    error: str | None = None  # the last module error, readable by a person
+    spent: str = "free"  # money recorded for this run so far
+
+
+class EngineEvent(BaseModel):
+    """What the engine tells front ends as a run moves (job progress, results...)."""
+
+    run_id: str
+    owner: str
+    type: str  # job_progress, job_completed, job_failed, file_ready, run_completed, ...
+    data: dict[str, Any] = Field(default_factory=dict)

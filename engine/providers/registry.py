@@ -1,0 +1,97 @@
+"""Which implementation serves each (provider, action): live or offline.
+
+Workflow panels name a provider (`_ux.provider`) and a sub-action names an
+action type; the registry maps that pair to an implementation. A provider
+whose key is missing falls back to its offline stand-in (real files, no
+network), and the registry says so once at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Literal
+
+from engine.providers.base import LLMProvider, MediaProvider
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["live", "offline", "unavailable"]
+
+
+@dataclass
+class ProviderStatus:
+    name: str  # e.g. "leonardo"
+    capability: str  # llm, txt2img, img2vid, txt2audio
+    mode: Mode
+    detail: str = ""  # why offline/unavailable; never a secret
+
+
+@dataclass
+class ProviderRegistry:
+    llm_default: LLMProvider
+    llms: dict[str, LLMProvider] = field(default_factory=dict)
+    media_providers: dict[tuple[str, str], MediaProvider] = field(default_factory=dict)
+    statuses: list[ProviderStatus] = field(default_factory=list)
+
+    def llm(self, name: str | None = None) -> LLMProvider:
+        if name and name in self.llms:
+            return self.llms[name]
+        return self.llm_default
+
+    def media(self, provider: str, action_type: str) -> MediaProvider | None:
+        return self.media_providers.get((provider, action_type))
+
+    def availability(self, provider: str, action_type: str) -> Mode:
+        impl = self.media(provider, action_type)
+        if impl is None:
+            return "unavailable"
+        return "live" if impl.live else "offline"
+
+    def unavailable_reason(self, provider: str, action_type: str) -> str:
+        for status in self.statuses:
+            if status.name == provider and status.capability == action_type:
+                return status.detail
+        return "not configured"
+
+    @property
+    def all_offline(self) -> bool:
+        return not any(status.mode == "live" for status in self.statuses)
+
+    def log_summary(self) -> None:
+        for status in self.statuses:
+            if status.mode != "live":
+                log.warning(
+                    "provider %s (%s) is %s: %s",
+                    status.name,
+                    status.capability,
+                    status.mode,
+                    status.detail,
+                )
+            else:
+                log.info("provider %s (%s) is live", status.name, status.capability)
+
+
+def offline_registry(delay_s: float = 0.0) -> ProviderRegistry:
+    """Every provider on its offline stand-in: what `make demo` and the tests use."""
+    from engine.providers.offline import (
+        OfflineImageProvider,
+        OfflineLLM,
+        OfflineMusicProvider,
+        OfflineVideoProvider,
+    )
+
+    llm = OfflineLLM(delay_s=delay_s)
+    registry = ProviderRegistry(llm_default=llm, llms={"openai": llm})
+    pairs: list[tuple[str, str, MediaProvider]] = [
+        ("openai", "txt2img", OfflineImageProvider("openai", delay_s=delay_s)),
+        ("leonardo", "txt2img", OfflineImageProvider("leonardo", delay_s=delay_s)),
+        ("leonardo", "img2vid", OfflineVideoProvider("leonardo", delay_s=delay_s)),
+        ("openai", "img2vid", OfflineVideoProvider("sora", delay_s=delay_s)),
+        ("elevenlabs", "txt2audio", OfflineMusicProvider("elevenlabs", delay_s=delay_s)),
+    ]
+    for provider, action, impl in pairs:
+        registry.media_providers[(provider, action)] = impl
+        registry.statuses.append(ProviderStatus(provider, action, "offline", "no API key configured"))
+    registry.statuses.insert(0, ProviderStatus("openai", "llm", "offline", "no API key configured"))
+    return registry

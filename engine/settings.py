@@ -1,0 +1,104 @@
+"""Configuration from the environment (and an optional `.env` file).
+
+Every model name and base URL lives here, with today's defaults, so that a
+retired model is a one-line change. Secrets are `SecretStr`: they never show
+up in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- storage
+    ccbot_data_dir: Path = Field(default=Path("data"))
+
+    # --- OpenAI (LLM + images)
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_llm_model: str = "gpt-5.2"
+    openai_image_model: str = "gpt-image-2"
+    openai_image_quality: str = "medium"
+    openai_timeout_s: float = 120.0
+    openai_prompt_cache_retention: str = "24h"  # the spec's cache_ttl maps here
+
+    # --- Sora 2 protocol (OpenAI shut its Videos API down on 2026-09-24;
+    # only a gateway that still serves POST /v1/videos makes this live)
+    sora_base_url: str | None = None
+    sora_api_key: SecretStr | None = None  # defaults to OPENAI_API_KEY
+    sora_model: str = "sora-2"
+
+    # --- Leonardo (images, Motion 2.0, Veo 3.1)
+    leonardo_api_key: SecretStr | None = None
+    leonardo_base_url: str = "https://cloud.leonardo.ai/api/rest/v1"
+    leonardo_image_model_id: str = "de7d3faf-762f-48e0-b3b7-9d0ac3a3fcf3"  # Phoenix 1.0
+    leonardo_motion_model: str = "MOTION2"
+    leonardo_veo_model: str = "VEO3_1"
+
+    # --- ElevenLabs (music)
+    elevenlabs_api_key: SecretStr | None = None
+    elevenlabs_base_url: str = "https://api.elevenlabs.io"
+    elevenlabs_music_model: str = "music_v1"
+
+    # --- offline providers
+    ccbot_offline_delay_s: float = 0.0  # simulated provider latency (demo/bench)
+
+    # --- Telegram
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str | None = None  # PTB base_url semantics
+    telegram_api_file_url: str | None = None  # PTB base_file_url semantics
+    telegram_local_mode: bool = False
+    ccbot_allowed_users: str = ""  # comma-separated Telegram user ids
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_port: int = 8443
+    webhook_listen: str = "0.0.0.0"
+
+    # --- logging
+    ccbot_log_level: str = "INFO"
+
+    @field_validator(
+        "openai_api_key",
+        "sora_api_key",
+        "leonardo_api_key",
+        "elevenlabs_api_key",
+        "telegram_bot_token",
+        "webhook_secret",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def allowed_user_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for part in self.ccbot_allowed_users.replace(";", ",").split(","):
+            part = part.strip()
+            if part.lstrip("-").isdigit():
+                ids.add(int(part))
+        return ids
+
+    @property
+    def effective_sora_key(self) -> SecretStr | None:
+        return self.sora_api_key or self.openai_api_key
+
+    @property
+    def db_path(self) -> Path:
+        return self.ccbot_data_dir / "ccbot.sqlite3"
+
+    @property
+    def media_root(self) -> Path:
+        return self.ccbot_data_dir / "media"
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]
