@@ -1,0 +1,23 @@
+"""The module registry, keyed by `module_id`."""
+
+from __future__ import annotations
+
+from engine.modules.base import Module
+from engine.modules.io import ClientWriteModule, ExtractModule, RenderTemplateModule, WeightedKeywordsModule
+from engine.modules.llm import LLMModule
+from engine.modules.media import MediaGenerateModule
+from engine.modules.user import SelectModule, TextInputModule
+
+
+def default_modules() -> dict[str, Module]:
+    modules: list[Module] = [
+        SelectModule(),
+        TextInputModule(),
+        LLMModule(),
+        MediaGenerateModule(),
+        RenderTemplateModule(),
+        ClientWriteModule(),
+        WeightedKeywordsModule(),
+        ExtractModule(),
+    ]
+    return {module.module_id: module for module in modules}

@@ -1,0 +1,130 @@
+"""What every module sees and implements.
+
+A module is either non-interactive (`execute` returns outputs) or interactive
+(`build_request` returns what to ask; `handle_response` turns a validated
+answer into outputs). Outputs land in state through `outputs_to_state`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.definitions import ModuleDef, StepDef, WorkflowDef
+from engine.protocol import DisplayData, InteractionResponse, InteractionType
+from engine.providers.base import LLMMessage
+from engine.store import NewEvent
+from engine.templating import TemplateEngine
+
+if TYPE_CHECKING:
+    from engine.services import Services
+    from engine.state import RunState
+
+
+class ModuleFailure(Exception):
+    """A module could not finish. `message` is shown to the person."""
+
+    def __init__(self, message: str, *, retryable: bool = True, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.detail = detail
+
+
+class InvalidResponse(Exception):
+    """An answer that does not fit the pending question; nothing is applied."""
+
+
+@dataclass
+class ModuleContext:
+    services: Services
+    workflow: WorkflowDef
+    run: RunState
+    step: StepDef
+    step_index: int
+    module: ModuleDef
+    module_index: int
+    # the module's own interaction_requested data, on the response path only
+    current_interaction: dict[str, Any] | None = None
+    # transient retry history for api.llm (earlier answers + user feedback)
+    feedback_messages: list[LLMMessage] = field(default_factory=list)
+    # extra events the module wants in the log (e.g. llm_call usage and cost)
+    emitted: list[NewEvent] = field(default_factory=list)
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.run.state
+
+    @property
+    def module_outputs(self) -> dict[str, Any]:
+        """The spec's name for the flat state (cc-workflow.md §1.11 #2)."""
+        return self.run.state
+
+    @property
+    def step_number(self) -> int:
+        return self.step_index + 1
+
+    @property
+    def step_id(self) -> str:
+        return self.step.step_id
+
+    @property
+    def retryable(self) -> Any:
+        return self.module.retryable
+
+    @property
+    def sub_actions(self) -> Any:
+        return self.module.sub_actions
+
+    @property
+    def templates(self) -> TemplateEngine:
+        return self.services.templates
+
+    @property
+    def run_dir(self) -> Path:
+        return self.services.run_dir(self.run.owner, self.run.run_id)
+
+    def template_context(self) -> dict[str, Any]:
+        return {
+            "state": self.run.state,
+            "module": self.run.state,
+            "step": self.step.template_view(),
+            "config": self.workflow.config,
+            "current_step_name": self.step.display_name(self.step_number),
+        }
+
+
+@dataclass
+class RequestSpec:
+    """What an interactive module asks; the runner adds ids and step data."""
+
+    interaction_type: InteractionType
+    title: str
+    display_data: DisplayData
+
+
+class Module(ABC):
+    module_id: str = ""
+    interactive: bool = False
+    id_prefix: str = "int"
+
+    def check_config(self, module: ModuleDef) -> list[str]:
+        """Load-time problems with this module's configuration."""
+        return []
+
+    async def execute(self, inputs: dict[str, Any], ctx: ModuleContext) -> dict[str, Any]:
+        raise NotImplementedError(f"{self.module_id} is interactive")
+
+    def build_request(self, inputs: dict[str, Any], ctx: ModuleContext) -> RequestSpec:
+        raise NotImplementedError(f"{self.module_id} is not interactive")
+
+    async def handle_response(
+        self, inputs: dict[str, Any], response: InteractionResponse, ctx: ModuleContext
+    ) -> dict[str, Any]:
+        raise NotImplementedError(f"{self.module_id} is not interactive")
+
+
+def require_inputs(module: ModuleDef, *names: str) -> list[str]:
+    return [f"missing input '{name}'" for name in names if name not in module.inputs]

@@ -1,0 +1,305 @@
+"""SQLite store (aiosqlite, WAL): runs, an append-only event log, snapshots,
+a job index and the per-user keyword history.
+
+The event log is the truth; `runs.status`, `jobs` and `snapshots` are
+projections written in the same transaction as the events they follow, so a
+crash leaves them consistent with the log.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+MIGRATIONS: list[str] = [
+    # 1: the initial schema
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        workflow_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX runs_by_owner ON runs(owner, status, updated_at);
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        step_id TEXT,
+        module_name TEXT,
+        data TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX events_by_run ON events(run_id, seq);
+    CREATE TABLE snapshots (
+        run_id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        state TEXT NOT NULL
+    );
+    CREATE TABLE jobs (
+        job_id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        interaction_id TEXT NOT NULL,
+        request_key TEXT,
+        status TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX jobs_by_status ON jobs(status);
+    CREATE UNIQUE INDEX jobs_by_request_key ON jobs(run_id, interaction_id, request_key)
+        WHERE request_key IS NOT NULL;
+    CREATE TABLE keywords (
+        owner TEXT NOT NULL,
+        workflow_id TEXT NOT NULL,
+        keyword TEXT NOT NULL,
+        category TEXT NOT NULL DEFAULT '',
+        weight REAL NOT NULL DEFAULT 0,
+        source TEXT NOT NULL,
+        last_used REAL NOT NULL,
+        PRIMARY KEY (owner, workflow_id, keyword)
+    );
+    """,
+]
+
+
+@dataclass
+class Event:
+    seq: int
+    run_id: str
+    type: str
+    step_id: str | None
+    module_name: str | None
+    data: dict[str, Any]
+    created_at: float
+
+
+@dataclass
+class NewEvent:
+    type: str
+    data: dict[str, Any]
+    step_id: str | None = None
+    module_name: str | None = None
+
+
+@dataclass
+class RunRow:
+    run_id: str
+    owner: str
+    workflow_id: str
+    status: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass
+class JobChange:
+    job_id: str
+    interaction_id: str
+    status: str
+    request_key: str | None = None
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class Store:
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Store:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process kill
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA busy_timeout=5000")
+        store = cls(db, path)
+        await store._migrate()
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def _migrate(self) -> None:
+        await self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        async with self._db.execute("SELECT MAX(version) FROM schema_version") as cur:
+            row = await cur.fetchone()
+        current = row[0] or 0 if row else 0
+        for version, script in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in filter(str.strip, script.split(";")):
+                    await self._db.execute(statement)
+                await self._db.execute("INSERT INTO schema_version(version) VALUES (?)", (version,))
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+
+    # ------------------------------------------------------------- writes
+    async def create_run(self, run_id: str, owner: str, workflow_id: str) -> None:
+        now = time.time()
+        await self._db.execute(
+            "INSERT INTO runs(run_id, owner, workflow_id, status, created_at, updated_at) VALUES (?,?,?,?,?,?)",
+            (run_id, owner, workflow_id, "active", now, now),
+        )
+
+    async def append(
+        self,
+        run_id: str,
+        events: list[NewEvent],
+        *,
+        run_status: str | None = None,
+        jobs: list[JobChange] | None = None,
+    ) -> list[Event]:
+        """Append events atomically, with the projections that follow from them."""
+        now = time.time()
+        written: list[Event] = []
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for event in events:
+                cursor = await self._db.execute(
+                    "INSERT INTO events(run_id, type, step_id, module_name, data, created_at) VALUES (?,?,?,?,?,?)",
+                    (run_id, event.type, event.step_id, event.module_name, _dumps(event.data), now),
+                )
+                seq = cursor.lastrowid
+                assert seq is not None
+                written.append(Event(seq, run_id, event.type, event.step_id, event.module_name, event.data, now))
+            for job in jobs or []:
+                await self._db.execute(
+                    "INSERT INTO jobs(job_id, run_id, interaction_id, request_key, status, updated_at)"
+                    " VALUES (?,?,?,?,?,?) ON CONFLICT(job_id) DO UPDATE SET status=excluded.status,"
+                    " updated_at=excluded.updated_at",
+                    (job.job_id, run_id, job.interaction_id, job.request_key, job.status, now),
+                )
+            if run_status is not None:
+                await self._db.execute(
+                    "UPDATE runs SET status=?, updated_at=? WHERE run_id=?", (run_status, now, run_id)
+                )
+            else:
+                await self._db.execute("UPDATE runs SET updated_at=? WHERE run_id=?", (now, run_id))
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+        return written
+
+    async def write_snapshot(self, run_id: str, seq: int, state: dict[str, Any]) -> None:
+        await self._db.execute(
+            "INSERT INTO snapshots(run_id, seq, state) VALUES (?,?,?)"
+            " ON CONFLICT(run_id) DO UPDATE SET seq=excluded.seq, state=excluded.state",
+            (run_id, seq, _dumps(state)),
+        )
+
+    # -------------------------------------------------------------- reads
+    async def get_run(self, run_id: str) -> RunRow | None:
+        async with self._db.execute(
+            "SELECT run_id, owner, workflow_id, status, created_at, updated_at FROM runs WHERE run_id=?", (run_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return RunRow(*row) if row else None
+
+    async def list_runs(self, owner: str | None = None, status: str | None = None, limit: int = 50) -> list[RunRow]:
+        clauses, args = [], []
+        if owner is not None:
+            clauses.append("owner=?")
+            args.append(owner)
+        if status is not None:
+            clauses.append("status=?")
+            args.append(status)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        async with self._db.execute(
+            f"SELECT run_id, owner, workflow_id, status, created_at, updated_at FROM runs {where}"
+            " ORDER BY updated_at DESC LIMIT ?",
+            (*args, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [RunRow(*row) for row in rows]
+
+    async def events(self, run_id: str, after_seq: int = 0) -> list[Event]:
+        async with self._db.execute(
+            "SELECT seq, run_id, type, step_id, module_name, data, created_at FROM events"
+            " WHERE run_id=? AND seq>? ORDER BY seq",
+            (run_id, after_seq),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [Event(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
+
+    async def snapshot(self, run_id: str) -> tuple[int, dict[str, Any]] | None:
+        async with self._db.execute("SELECT seq, state FROM snapshots WHERE run_id=?", (run_id,)) as cur:
+            row = await cur.fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    async def jobs_with_status(self, statuses: tuple[str, ...]) -> list[tuple[str, str]]:
+        """(job_id, run_id) of jobs in the given states, e.g. those in flight."""
+        marks = ",".join("?" for _ in statuses)
+        async with self._db.execute(
+            f"SELECT job_id, run_id FROM jobs WHERE status IN ({marks}) ORDER BY updated_at", statuses
+        ) as cur:
+            rows = await cur.fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    async def job_by_request_key(self, run_id: str, interaction_id: str, request_key: str) -> str | None:
+        async with self._db.execute(
+            "SELECT job_id FROM jobs WHERE run_id=? AND interaction_id=? AND request_key=?",
+            (run_id, interaction_id, request_key),
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    # ----------------------------------------------------------- keywords
+    async def load_keywords(self, owner: str, workflow_id: str, source: str, limit: int) -> list[dict[str, Any]]:
+        async with self._db.execute(
+            "SELECT keyword, category, weight FROM keywords WHERE owner=? AND workflow_id=? AND source=?"
+            " ORDER BY weight DESC, last_used DESC LIMIT ?",
+            (owner, workflow_id, source, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [{"keyword": r[0], "category": r[1], "weight": r[2]} for r in rows]
+
+    async def save_keywords(
+        self, owner: str, workflow_id: str, keywords: list[dict[str, Any]], source: str, accumulate: bool
+    ) -> int:
+        now = time.time()
+        update = "weight = keywords.weight + excluded.weight" if accumulate else "weight = excluded.weight"
+        saved = 0
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for item in keywords:
+                keyword = str(item.get("keyword", "")).strip().lower()[:80]
+                if not keyword:
+                    continue
+                weight = float(item.get("weight") or 0)
+                await self._db.execute(
+                    "INSERT INTO keywords(owner, workflow_id, keyword, category, weight, source, last_used)"
+                    " VALUES (?,?,?,?,?,?,?) ON CONFLICT(owner, workflow_id, keyword) DO UPDATE SET "
+                    f"{update}, category=excluded.category, last_used=excluded.last_used,"
+                    # a picked scene's keyword stays banned even if generated again
+                    " source = CASE WHEN keywords.source='selected' THEN 'selected' ELSE excluded.source END",
+                    (owner, workflow_id, keyword, str(item.get("category", ""))[:40], weight, source, now),
+                )
+                saved += 1
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+        return saved
+
+    async def size_bytes(self) -> int:
+        async with self._db.execute("PRAGMA page_count") as cur:
+            pages = (await cur.fetchone() or (0,))[0]
+        async with self._db.execute("PRAGMA page_size") as cur:
+            page_size = (await cur.fetchone() or (0,))[0]
+        return int(pages) * int(page_size)
