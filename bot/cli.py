@@ -1,0 +1,115 @@
+"""The `ccbot` command: run the bot, play the demo, validate a workflow, check providers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from engine.definitions import WorkflowError, load_workflow
+from engine.modules import default_modules
+from engine.settings import Settings, load_settings
+
+
+def configure_logging(settings: Settings, quiet: bool = False) -> None:
+    level = logging.WARNING if quiet else getattr(logging, settings.ccbot_log_level.upper(), logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpx2", "aiosqlite", "telegram.ext.Updater"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+async def open_engine(settings: Settings, workflow: Path | None = None):  # -> Engine
+    from engine.providers.live import build_registry
+    from engine.runner import Engine
+
+    registry = build_registry(settings)
+    registry.log_summary()
+    return await Engine.open(
+        db_path=settings.db_path,
+        media_root=settings.media_root,
+        providers=registry,
+        workflow_dirs=[workflow] if workflow else None,
+    )
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        workflow = load_workflow(args.path, default_modules())
+    except WorkflowError as exc:
+        print(f"{args.path}: {len(exc.problems)} problem(s)")
+        for problem in exc.problems:
+            print(f"  - {problem}")
+        return 1
+    modules = sum(len(s.modules) for s in workflow.steps)
+    print(f"{args.path}: OK — workflow '{workflow.workflow_id}', {len(workflow.steps)} steps, {modules} modules")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from engine.providers.live import doctor_report
+
+    settings = load_settings()
+    print(doctor_report(settings))
+    print(f"data dir: {settings.ccbot_data_dir.resolve()}")
+    print(f"telegram: {'token set' if settings.telegram_bot_token else 'TELEGRAM_BOT_TOKEN not set'}; "
+          f"allowed users: {len(settings.allowed_user_ids)}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.terminal import run_demo, stdin_is_tty
+
+    settings = load_settings()
+    configure_logging(settings, quiet=True)
+    auto = args.auto or not stdin_is_tty()
+
+    async def main() -> int:
+        engine = await open_engine(settings, Path(args.workflow) if args.workflow else None)
+        try:
+            return await run_demo(engine, auto=auto, resume=args.resume)
+        finally:
+            await engine.close()
+
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        print("\nStopped. Run `ccbot demo --resume` to continue where you left off.")
+        return 130
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import run_bot
+
+    settings = load_settings()
+    configure_logging(settings)
+    return run_bot(settings, webhook=args.webhook)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ccbot", description="Cute-pet video bot and workflow engine.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the Telegram bot (long polling, or --webhook)")
+    run.add_argument("--webhook", action="store_true", help="serve webhooks (WEBHOOK_URL, WEBHOOK_SECRET)")
+    run.set_defaults(func=cmd_run)
+    demo = sub.add_parser("demo", help="walk a workflow in the terminal on the configured providers")
+    demo.add_argument("--auto", action="store_true", help="play unattended, first choices")
+    demo.add_argument("--resume", action="store_true", help="continue the last unfinished demo run")
+    demo.add_argument("--workflow", help="a workflow folder (default: the installed workflows)")
+    demo.set_defaults(func=cmd_demo)
+    validate = sub.add_parser("validate", help="check a workflow folder")
+    validate.add_argument("path")
+    validate.set_defaults(func=cmd_validate)
+    doctor = sub.add_parser("doctor", help="which providers are live, offline or misconfigured")
+    doctor.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

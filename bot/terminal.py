@@ -1,0 +1,245 @@
+"""The terminal front end behind `ccbot demo`: the same protocol as the bot.
+
+Numbered choices, free text, the media step (generate, see file paths, pick
+one), retry with feedback and jumps. `--auto` plays first choices unattended;
+`--resume` continues the last unfinished terminal run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from bot.render import item_details, item_label
+from engine.protocol import (
+    EngineEvent,
+    InteractionRequest,
+    InteractionResponse,
+    MediaDisplay,
+    RetryOption,
+    SelectDisplay,
+    SubActionRequest,
+    TextInputDisplay,
+)
+from engine.runner import Engine, EngineError
+from engine.modules.base import InvalidResponse
+from engine.selection import selectable_items, wire_paths
+
+OWNER = "terminal"
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def plain(text: str) -> str:
+    return html.unescape(_TAGS.sub("", text))
+
+
+class TerminalDemo:
+    def __init__(self, engine: Engine, auto: bool, ask: Callable[[str], str] = input,
+                 say: Callable[[str], None] = print) -> None:
+        self.engine = engine
+        self.auto = auto
+        self.ask_fn = ask
+        self.say = say
+        engine.subscribe(self._on_event)
+
+    async def _on_event(self, event: EngineEvent) -> None:
+        if event.type == "job_progress" and event.data.get("progress") is not None:
+            self.say(f"   … {event.data.get('provider')}: {event.data['progress']:.0f}%")
+        elif event.type == "job_failed":
+            self.say(f"   ✗ {event.data.get('provider')}: {event.data.get('error')}")
+        elif event.type == "module_error":
+            self.say(f"   ✗ {event.data.get('message')}")
+
+    def ask(self, prompt: str) -> str:
+        try:
+            return self.ask_fn(prompt).strip()
+        except EOFError:
+            raise KeyboardInterrupt from None
+
+    async def play(self, resume: bool) -> str:
+        view = await self.engine.active_run(OWNER) if resume else None
+        if view is None:
+            if resume:
+                self.say("No unfinished run to resume: starting a new one.")
+            view = await self.engine.start_run(OWNER)
+            self.say(f"Started run {view.run_id}")
+        else:
+            self.say(f"Resuming run {view.run_id} at {view.current_step_name}")
+        await self.engine.resume_all()
+        run_id = view.run_id
+        while True:
+            view = await self.engine.get_run(run_id)
+            if view.status != "active":
+                break
+            if view.pending is None:
+                self.say(f"\n⚠ {view.error or 'The step stopped.'}")
+                if not self.auto and self.ask("Try again? [Y/n] ").lower().startswith("n"):
+                    break
+                await self.engine.retry_failed(run_id)
+                continue
+            try:
+                await self.handle(view.pending)
+            except (InvalidResponse, EngineError) as exc:
+                self.say(f"   ✗ {exc}")
+                if self.auto:
+                    raise
+        return run_id
+
+    async def handle(self, req: InteractionRequest) -> None:
+        self.say(f"\n━━ {req.step_name} · {req.title}")
+        display = req.display_data
+        if isinstance(display, SelectDisplay):
+            await self.handle_select(req, display)
+        elif isinstance(display, TextInputDisplay):
+            await self.handle_text(req, display)
+        elif isinstance(display, MediaDisplay):
+            await self.handle_media(req, display)
+
+    # ------------------------------------------------------------ answers
+    async def respond(self, req: InteractionRequest, **fields: Any) -> None:
+        await self.engine.respond(req.run_id, InteractionResponse(interaction_id=req.interaction_id, **fields))
+
+    def option_menu(self, options: list[RetryOption]) -> dict[str, RetryOption]:
+        menu = {}
+        for option in options:
+            if option.mode == "continue":
+                continue
+            key = "r" if option.mode == "retry" else f"b{len([k for k in menu if k.startswith('b')]) + 1}"
+            menu[key] = option
+            self.say(f"  [{key}] {option.label}")
+        return menu
+
+    async def take_option(self, req: InteractionRequest, option: RetryOption) -> None:
+        if option.mode == "retry":
+            feedback = ""
+            if option.feedback and option.feedback.enabled and not self.auto:
+                default = option.feedback.default_message
+                feedback = self.ask(f"{option.feedback.prompt} [{default}] ")
+            await self.respond(req, retry_requested=True, retry_feedback=feedback, retry_option_id=option.id)
+        else:
+            await self.respond(req, jump_back_requested=True, jump_back_target=option.id)
+
+    async def handle_select(self, req: InteractionRequest, display: SelectDisplay) -> None:
+        items = selectable_items(display.data, display.display_schema)
+        for number, (_, item, schema) in enumerate(items, start=1):
+            self.say(f" {number}. {item_label(item, schema, 80)}")
+            details = plain(item_details(item, schema, field_limit=160))
+            for line in details.splitlines():
+                self.say(f"      {line}")
+        menu = self.option_menu(display.retryable.options if display.retryable else [])
+        if display.mode == "review":
+            answer = "" if self.auto else self.ask("Enter to continue, or an option: ")
+            if answer in menu:
+                await self.take_option(req, menu[answer])
+            else:
+                await self.respond(req, selected_indices=[])
+            return
+        if display.multi_select:
+            low, high = display.min_selections, display.max_selections or len(items)
+            hint = f"Pick {low}-{high}, e.g. 1,3"
+        else:
+            low = high = 1
+            hint = "Pick one"
+        while True:
+            answer = ",".join(str(i) for i in range(1, min(high, max(low, 3), len(items)) + 1)) if self.auto \
+                else self.ask(f"{hint}: ")
+            if answer in menu:
+                await self.take_option(req, menu[answer])
+                return
+            try:
+                numbers = [int(p) for p in re.split(r"[,\s]+", answer) if p]
+                paths = [items[n - 1][0] for n in numbers if 1 <= n <= len(items)]
+                if len(paths) != len(numbers) or not low <= len(paths) <= high:
+                    raise ValueError
+                await self.respond(req, selected_indices=wire_paths(paths, display.multi_select))
+                if self.auto:
+                    self.say(f"  → {answer}")
+                return
+            except (ValueError, InvalidResponse):
+                if self.auto:
+                    raise
+                self.say("  Please answer with option numbers.")
+
+    async def handle_text(self, req: InteractionRequest, display: TextInputDisplay) -> None:
+        if self.auto:
+            self.say("  → (skipped)")
+            await self.respond(req, value=display.default_value)
+            return
+        suffix = " (Enter to skip)" if display.allow_empty else ""
+        await self.respond(req, value=self.ask(f"{display.prompt}{suffix}\n> ")[: display.max_length])
+
+    async def handle_media(self, req: InteractionRequest, display: MediaDisplay) -> None:
+        usable = [p for p in display.panels if p.availability != "unavailable"]
+        for number, panel in enumerate(display.panels, start=1):
+            prompt = ""
+            if isinstance(panel.prompt_data, dict):
+                prompt = str(next((v for k, v in panel.prompt_data.items() if "prompt" in k and v), ""))
+            state = panel.availability if panel.availability != "unavailable" else f"unavailable: {panel.note}"
+            self.say(f" [g{number}] {panel.label} ({state}, {panel.price})")
+            if prompt:
+                self.say(f"      {prompt[:200]}")
+        contents = [c for batches in display.generations.values() for g in batches for c in g.contents]
+        for number, content in enumerate(contents, start=1):
+            self.say(f" [{number}] {content.media_type} from {content.prompt_key}: {content.local_path}")
+        menu = self.option_menu(display.retryable.options if display.retryable else [])
+        if self.auto:
+            if contents:
+                self.say(f"  → pick 1: {contents[0].local_path}")
+                await self.respond(req, selected_content_id=contents[0].content_id)
+            elif usable:
+                await self.generate(req, display.panels.index(usable[0]) + 1, usable[0].prompt_key)
+            else:
+                raise EngineError("no provider is available for this step")
+            return
+        answer = self.ask("Generate with g<n>, pick a result by number, or an option: ")
+        if answer in menu:
+            await self.take_option(req, menu[answer])
+        elif answer.startswith("g") and answer[1:].isdigit() and 1 <= int(answer[1:]) <= len(display.panels):
+            panel = display.panels[int(answer[1:]) - 1]
+            await self.generate(req, int(answer[1:]), panel.prompt_key)
+        elif answer.isdigit() and 1 <= int(answer) <= len(contents):
+            await self.respond(req, selected_content_id=contents[int(answer) - 1].content_id)
+        else:
+            self.say("  Please answer g1, g2… or a result number.")
+
+    async def generate(self, req: InteractionRequest, number: int, prompt_key: str) -> None:
+        self.say(f"  → generating with [g{number}] …")
+        await self.engine.start_sub_action(
+            req.run_id, SubActionRequest(interaction_id=req.interaction_id, prompt_key=prompt_key)
+        )
+        await self.engine.jobs.wait_idle(req.run_id, timeout=900)
+
+
+async def run_demo(engine: Engine, *, auto: bool, resume: bool) -> int:
+    demo = TerminalDemo(engine, auto)
+    try:
+        run_id = await demo.play(resume)
+    except KeyboardInterrupt:
+        print("\nStopped. Run `ccbot demo --resume` to continue where you left off.")
+        return 130
+    view = await engine.get_run(run_id)
+    state = await engine.state(run_id)
+    print(f"\nRun {run_id}: {view.status.value}")
+    for key in ("workflow_summary_text",):
+        if state.get(key):
+            print("\n" + str(state[key]))
+    files = {k: (v or {}).get("local_path") for k, v in state.items() if isinstance(v, dict) and "local_path" in v}
+    if files:
+        print("Files:")
+        for key, path in files.items():
+            print(f"  {key}: {path}")
+    for key in ("summary_file_path", "final_video_path"):
+        if state.get(key):
+            print(f"  {key}: {state[key]}")
+    return 0 if view.status.value == "completed" else 1
+
+
+def stdin_is_tty() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+__all__ = ["run_demo", "TerminalDemo", "stdin_is_tty", "asyncio"]
