@@ -22,15 +22,18 @@ def configure_logging(settings: Settings, quiet: bool = False) -> None:
 
 async def open_engine(settings: Settings, workflow: Path | None = None):  # -> Engine
     from engine.providers.live import build_registry
-    from engine.runner import Engine
+    from engine.runner import Engine, discover_workflows
 
     registry = build_registry(settings)
     registry.log_summary()
+    folders = [workflow] if workflow else None
+    if folders is None and settings.ccbot_workflows_dir:
+        folders = discover_workflows(settings.ccbot_workflows_dir)
     return await Engine.open(
         db_path=settings.db_path,
         media_root=settings.media_root,
         providers=registry,
-        workflow_dirs=[workflow] if workflow else None,
+        workflow_dirs=folders,
     )
 
 

@@ -45,6 +45,13 @@ DEFAULT_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 FEEDBACK_PREFIX = "FEEDBACK FROM USER: "
 
 
+def discover_workflows(base: Path) -> list[Path]:
+    """Every folder under `base` that holds a workflow.json."""
+    if not base.is_dir():
+        raise EngineError(f"no workflows folder at {base} (set CCBOT_WORKFLOWS_DIR)")
+    return sorted(p for p in base.iterdir() if (p / "workflow.json").is_file())
+
+
 class EngineError(Exception):
     """A request the engine refuses; the message is safe to show."""
 
@@ -96,7 +103,7 @@ class Engine:
     ) -> Engine:
         modules = default_modules()
         workflows: dict[str, WorkflowDef] = {}
-        for folder in workflow_dirs or sorted(p for p in DEFAULT_WORKFLOWS.iterdir() if (p / "workflow.json").is_file()):
+        for folder in workflow_dirs or discover_workflows(DEFAULT_WORKFLOWS):
             workflow = load_workflow(folder, modules)
             workflows[workflow.workflow_id] = workflow
         store = await Store.open(db_path)

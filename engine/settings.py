@@ -18,6 +18,7 @@ class Settings(BaseSettings):
 
     # --- storage
     ccbot_data_dir: Path = Field(default=Path("data"))
+    ccbot_workflows_dir: Path | None = None  # default: the repository's workflows/
 
     # --- OpenAI (LLM + images)
     openai_api_key: SecretStr | None = None
@@ -25,6 +26,11 @@ class Settings(BaseSettings):
     openai_llm_model: str = "gpt-5.2"
     openai_image_model: str = "gpt-image-2"
     openai_image_quality: str = "medium"
+    # gpt-image-2 takes any WxH divisible by 16: 864x1536 is exactly 9:16 and
+    # stays in the cheapest (<=1536 px) tier; an API that refuses it falls back
+    # to 1024x1536 and is padded to 9:16 locally.
+    openai_image_size: str = "864x1536"
+    openai_max_retries: int = 2  # the SDK's own retries (429/5xx/network)
     openai_timeout_s: float = 120.0
     openai_prompt_cache_retention: str = "24h"  # the spec's cache_ttl maps here
 
