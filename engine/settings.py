@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     telegram_api_base_url: str | None = None  # PTB base_url semantics
     telegram_api_file_url: str | None = None  # PTB base_file_url semantics
     telegram_local_mode: bool = False
+    telegram_upload_limit_mb: int = 50  # cloud Bot API; a local Bot API server allows 2000
     ccbot_allowed_users: str = ""  # comma-separated Telegram user ids
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
