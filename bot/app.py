@@ -479,6 +479,15 @@ class CCBot:
                 raise InvalidResponse("That result is not available.")
             await self.answer(query, f"Picked #{match.number}")
             await self.respond(view, InteractionResponse(interaction_id=iid, selected_content_id=match.content_id))
+        elif action == "page" and isinstance(disp, SelectDisplay):
+            page = (data.int_args() or [0])[0]
+            await self.answer(query, None)
+            last = render.render_select(req, set(await self.ui.get(f"chosen:{iid}", [])), self.secret, page=page)[-1]
+            try:
+                await query.edit_message_text(last.text, parse_mode=last.parse_mode, reply_markup=markup(last.buttons))
+            except BadRequest as exc:
+                if "not modified" not in str(exc).lower():
+                    raise
         elif action == "cancel":
             await self.ui.delete(f"feedback:{owner}")
             await self.answer(query, "OK")

@@ -504,12 +504,11 @@ def render_select(
         buttons = []
         for i, (_path, item, item_schema) in shown:
             mark = ("✅ " if i in chosen else "▫️ ") if multi else ""
-            if len(shown) <= 10:
-                text = f"{mark}{i + 1}. {item_label(item, item_schema)}"
-            else:
-                text = f"{mark}{i + 1}"
+            # always a readable label; long lists get shorter labels, two per row
+            limit = BUTTON_LABEL_LIMIT if len(shown) <= 20 else 18
+            text = f"{mark}{i + 1}. {item_label(item, item_schema, limit)}"
             buttons.append(Button(_label(text), callbacks.encode(action, iid, i, secret)))
-        rows.extend(_grid(buttons, 1 if len(shown) <= 10 else (4 if multi else 5)))
+        rows.extend(_grid(buttons, 1 if len(shown) <= 20 else 2))
     if pages > 1:
         nav = []
         if page > 0:

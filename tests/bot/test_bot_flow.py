@@ -1,0 +1,54 @@
+"""A whole CC run from /start to the finished video, through the real bot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.bot.harness import ALICE, running_bot
+from tests.fakes.telegram_server import FakeTelegramServer
+
+
+@pytest.fixture
+async def tg():
+    async with FakeTelegramServer() as server:
+        yield server
+
+
+async def play_to_end(bot) -> None:
+    """Tap through the CC workflow with first choices."""
+    await bot.press("Cat")
+    await bot.press("Comfort")
+    await bot.press("seconds")
+    await bot.press("Skip")
+    await bot.press("1.")  # first scene
+    await bot.press("Generate with")
+    await bot.press("Pick #1")
+    await bot.press("▫️")  # tick the first motion element
+    await bot.press("Done")
+    await bot.press("Generate with")
+    await bot.press("Pick #1")
+    await bot.press("1.")  # caption set
+    await bot.press("1.")  # title
+    await bot.press("1.")  # description
+    await bot.press("1.")  # music style
+    await bot.press("Generate with")
+    await bot.press("Pick #1")
+
+
+async def test_whole_run_from_start_to_finished_video(tg: FakeTelegramServer, tmp_path: Path) -> None:
+    async with running_bot(tg, tmp_path / "data") as bot:
+        await bot.say("/start")
+        assert "cute-pet video" in bot.texts()[-1]
+        assert "Demo mode" in bot.texts()[-1]
+        commands = tg.calls_to("setMyCommands")
+        assert commands and "history" in str(commands[0].params)
+        await bot.press("Start a new video")
+        await play_to_end(bot)
+        await bot.wait_text("Your video is ready")
+        videos = tg.calls_to("sendVideo")
+        assert videos and all(c.params.get("supports_streaming") in (True, "true", "True") for c in videos)
+        assert all(c.files for c in videos), "videos are uploaded from disk, not sent by URL"
+        assert tg.calls_to("pinChatMessage")
+        assert not tg.unanswered_callbacks()
