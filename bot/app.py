@@ -259,6 +259,9 @@ class CCBot:
         if view.pending is None:
             text = f"⚠️ {render.esc(view.error or 'This step stopped.')}"
             buttons = [[Button("🔁 Try again", callbacks.encode("resume", "retry", "", self.secret))]]
+            for option in view.error_options:  # e.g. "Finish without music"
+                buttons.append([Button(render.shorten(option.get("label", "?"), 48),
+                                       callbacks.encode("resume", "retry", option.get("id", ""), self.secret))])
             await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup(buttons))
             return
         req = view.pending
@@ -394,7 +397,7 @@ class CCBot:
                 return
             await self.answer(query, None)
             if data.matches("retry") and view.pending is None:
-                view = await self.engine.retry_failed(view.run_id, owner)
+                view = await self.engine.retry_failed(view.run_id, owner, data.arg or None)
             await self.present(view, resend_contents=True)
             return
         req = view.pending if view else None

@@ -235,6 +235,7 @@ class RunView(BaseModel):
     current_step_name: str | None = None
     pending: InteractionRequest | None = None
     error: str | None = None  # the last module error, readable by a person
+    error_options: list[dict[str, str]] = Field(default_factory=list)  # recovery choices: {id, label}
     spent: str = "free"  # money recorded for this run so far
 
 

@@ -280,13 +280,17 @@ class Engine:
             await self._drive(run)
         return self.view(run)
 
-    async def retry_failed(self, run_id: str, owner: str | None = None) -> RunView:
-        """Run the module that failed again (after a provider error)."""
+    async def retry_failed(self, run_id: str, owner: str | None = None, option_id: str | None = None) -> RunView:
+        """Run the module that failed again (after a provider error), optionally
+        with one of the recovery options its error offered."""
         run = await self.load(run_id, owner)
         async with self.lock(run_id):
             self._require_active(run)
             if run.pending is None:
-                await self._drive(run, rerun_failed=True)
+                offered = {o.get("id") for o in (run.last_error or {}).get("options", [])}
+                if option_id is not None and option_id not in offered:
+                    raise InvalidResponse("that choice is not offered here")
+                await self._drive(run, rerun_failed=True, recovery_option=option_id)
         return self.view(run)
 
     async def cancel_run(self, run_id: str, owner: str | None = None) -> RunView:
@@ -327,7 +331,7 @@ class Engine:
         return views
 
     # --------------------------------------------------------------- drive
-    async def _drive(self, run: RunState, rerun_failed: bool = False) -> None:
+    async def _drive(self, run: RunState, rerun_failed: bool = False, recovery_option: str | None = None) -> None:
         """Run modules until an interaction, an error or the end."""
         workflow = self.workflow_of(run)
         while run.status == "active" and run.pending is None:
@@ -347,16 +351,26 @@ class Engine:
             if si not in run.started_steps:
                 events.append(NewEvent("step_started", {"step_index": si, "name": step.display_name(si + 1)}, step.step_id))
             module = step.modules[mi]
-            events.append(NewEvent("module_started", {"step_index": si, "module_index": mi}, step.step_id, module.name))
+            started = {"step_index": si, "module_index": mi}
+            if recovery_option:
+                started["recovery_option"] = recovery_option
+            events.append(NewEvent("module_started", started, step.step_id, module.name))
             await self.append(run, events)
-            await self._run_module(run, si, mi)
+            await self._run_module(run, si, mi, recovery_option)
+            recovery_option = None
 
-    async def _run_module(self, run: RunState, si: int, mi: int) -> None:
+    async def _run_module(self, run: RunState, si: int, mi: int, recovery_option: str | None = None) -> None:
         workflow = self.workflow_of(run)
         step = workflow.steps[si]
         module = step.modules[mi]
         impl = self.modules[module.module_id]
         ctx = self._context(run, si, mi)
+        ctx.recovery_option = recovery_option
+
+        async def progress(percent: float, message: str) -> None:
+            await self.notify(run, "module_progress", {"module": module.name, "progress": percent, "message": message})
+
+        ctx.progress = progress
         try:
             inputs = self._resolve_inputs(ctx)
             if impl.interactive:
@@ -383,7 +397,8 @@ class Engine:
                 return
             outputs = await impl.execute(inputs, ctx)
         except ModuleFailure as exc:
-            await self._module_error(run, step.step_id, module.name, exc.message, exc.retryable, exc.detail)
+            await self._module_error(run, step.step_id, module.name, exc.message, exc.retryable, exc.detail,
+                                     exc.options)
             return
         except TemplateError as exc:
             await self._module_error(run, step.step_id, module.name,
@@ -392,11 +407,11 @@ class Engine:
         await self.append(run, [*ctx.emitted, self._completed(step.step_id, module.name, si, mi, outputs)])
 
     async def _module_error(self, run: RunState, step_id: str, module_name: str, message: str,
-                            retryable: bool, detail: str) -> None:
+                            retryable: bool, detail: str, options: list[dict[str, str]] | None = None) -> None:
         log.warning("module %s failed in run %s: %s", module_name, run.run_id, detail or message)
-        await self.append(run, [NewEvent("module_error", {"message": message, "retryable": retryable},
-                                         step_id, module_name)])
-        await self.notify(run, "module_error", {"message": message, "retryable": retryable, "module": module_name})
+        data = {"message": message, "retryable": retryable, "options": options or []}
+        await self.append(run, [NewEvent("module_error", data, step_id, module_name)])
+        await self.notify(run, "module_error", {**data, "module": module_name})
 
     def _completed(self, step_id: str, module_name: str, si: int, mi: int, outputs: dict[str, Any]) -> NewEvent:
         return NewEvent("module_completed", {"step_index": si, "module_index": mi, "outputs": outputs},
@@ -475,6 +490,7 @@ class Engine:
             current_step_name=step_name,
             pending=self.pending_request(run),
             error=(run.last_error or {}).get("message"),
+            error_options=list((run.last_error or {}).get("options", [])),
             spent=Cost(usd=run.spent_usd or None, credits=run.spent_credits or None).label(),
         )
 

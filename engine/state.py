@@ -121,6 +121,7 @@ def apply(workflow: WorkflowDef, run: RunState, event: Event) -> None:
         run.last_error = {
             "message": data.get("message", ""),
             "retryable": data.get("retryable", True),
+            "options": data.get("options", []),
             "module_name": event.module_name,
         }
     elif kind == "step_completed":

@@ -8,6 +8,7 @@ answer into outputs). Outputs land in state through `outputs_to_state`.
 from __future__ import annotations
 
 from abc import ABC
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,13 +25,26 @@ if TYPE_CHECKING:
 
 
 class ModuleFailure(Exception):
-    """A module could not finish. `message` is shown to the person."""
+    """A module could not finish. `message` is shown to the person.
 
-    def __init__(self, message: str, *, retryable: bool = True, detail: str = "") -> None:
+    `options` are recovery choices a person may take instead of a plain retry,
+    e.g. [{"id": "without_music", "label": "Finish without music"}]; the chosen
+    id reaches the module's next run as `ctx.recovery_option`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        detail: str = "",
+        options: list[dict[str, str]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable
         self.detail = detail
+        self.options = options or []
 
 
 class InvalidResponse(Exception):
@@ -52,6 +66,10 @@ class ModuleContext:
     feedback_messages: list[LLMMessage] = field(default_factory=list)
     # extra events the module wants in the log (e.g. llm_call usage and cost)
     emitted: list[NewEvent] = field(default_factory=list)
+    # the recovery option a person chose after this module's last failure
+    recovery_option: str | None = None
+    # long modules report (percent, message); front ends show it
+    progress: Callable[[float, str], Awaitable[None]] | None = None
 
     @property
     def state(self) -> dict[str, Any]:
