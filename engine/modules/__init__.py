@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.modules.base import Module
+from engine.modules.compose import ComposeModule
 from engine.modules.io import ClientWriteModule, ExtractModule, RenderTemplateModule, WeightedKeywordsModule
 from engine.modules.llm import LLMModule
 from engine.modules.media import MediaGenerateModule
@@ -15,6 +16,7 @@ def default_modules() -> dict[str, Module]:
         TextInputModule(),
         LLMModule(),
         MediaGenerateModule(),
+        ComposeModule(),
         RenderTemplateModule(),
         ClientWriteModule(),
         WeightedKeywordsModule(),

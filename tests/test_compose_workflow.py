@@ -1,0 +1,155 @@
+"""The CC workflow through the engine on offline providers ends with the finished video.
+
+The first test plays the real `workflows/cc` with first choices and checks
+`final_video` with ffmpeg. The second needs a way back after the render: the
+shipped workflow ends with the render (the bot then delivers the video), so
+the test plays a copy with one review question appended to step 9 that
+offers "Change the music" (a jump back to the music step); going forward again
+renders a new file and the first one stays, on disk and in the event log.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.media.ffmpeg import probe
+from engine.protocol import InteractionResponse, MediaDisplay, SelectDisplay, SubActionRequest, TextInputDisplay
+from engine.providers.registry import offline_registry
+from engine.runner import Engine
+from engine.selection import selectable_items, wire_paths
+
+CC = Path(__file__).resolve().parents[1] / "workflows" / "cc"
+
+REVIEW = {
+    "module_id": "user.select",
+    "name": "review_final_video",
+    "inputs": {
+        "resolver_schema": {"type": "object", "properties": {"data": {"resolver": "server"}}},
+        "data": "{{ state.final_video }}",
+        "schema": {"type": "object", "properties": {"local_path": {"type": "string"}}},
+        "prompt": "Your video is ready",
+        "mode": "review",
+    },
+    "outputs_to_state": {},
+    "retryable": {
+        "default_option": "continue",
+        "options": [
+            {"id": "continue", "mode": "continue", "label": "Looks good"},
+            {"id": "change_music", "mode": "jump", "label": "Change the music", "target_step": "music",
+             "target_module": "generate_and_select_music"},
+        ],
+    },
+}
+
+
+async def open_engine(tmp_path: Path, workflow: Path) -> Engine:
+    return await Engine.open(db_path=tmp_path / "db.sqlite3", media_root=tmp_path / "media",
+                             providers=offline_registry(), workflow_dirs=[workflow], poll_scale=0.01)
+
+
+async def play(engine: Engine, run_id: str, stop_at: str | None = None) -> None:
+    """First choices everywhere; media steps generate on the first usable panel and pick its first file."""
+    for _ in range(100):
+        view = await engine.get_run(run_id)
+        if view.status != "active":
+            return
+        req = view.pending
+        assert req is not None, view.error
+        if req.module_name == stop_at:
+            return
+        disp = req.display_data
+        if isinstance(disp, SelectDisplay):
+            items = selectable_items(disp.data, disp.display_schema)
+            paths = [items[0][0]] if disp.mode == "select" else []
+            response = InteractionResponse(interaction_id=req.interaction_id,
+                                           selected_indices=wire_paths(paths, disp.multi_select))
+        elif isinstance(disp, TextInputDisplay):
+            response = InteractionResponse(interaction_id=req.interaction_id, value="")
+        else:
+            assert isinstance(disp, MediaDisplay)
+            panel = next(p for p in disp.panels if p.availability != "unavailable")
+            await engine.start_sub_action(run_id, SubActionRequest(interaction_id=req.interaction_id,
+                                                                   prompt_key=panel.prompt_key))
+            await engine.jobs.wait_idle(run_id)
+            view = await engine.get_run(run_id)
+            generations = view.pending.display_data.generations[panel.prompt_key]
+            response = InteractionResponse(interaction_id=req.interaction_id,
+                                           selected_content_id=generations[-1].content_ids[0])
+        await engine.respond(run_id, response)
+    raise AssertionError("the run did not finish")
+
+
+async def check_final(state: dict[str, Any]) -> dict[str, Any]:
+    final = state["final_video"]
+    target = state["duration_selection"]["video_duration"]
+    info = await probe(final["local_path"])
+    assert abs(info.duration_s - target) <= 0.1
+    assert info.has_video and info.has_audio and (info.width, info.height) == (720, 1280)
+    assert final["duration_s"] == target and final["has_music"] and final["has_text"]
+    assert final["size_bytes"] == info.size_bytes
+    assert state["final_video_path"] == final["local_path"]
+    return final
+
+
+async def test_cc_run_ends_with_the_finished_video(tmp_path: Path) -> None:
+    engine = await open_engine(tmp_path, CC)
+    try:
+        run = await engine.start_run("tester", "cuddle_crew")
+        await play(engine, run.run_id)
+        view = await engine.get_run(run.run_id)
+        assert view.status == "completed", view.error
+        state = await engine.state(run.run_id)
+        final = await check_final(state)
+        assert Path(final["local_path"]).parent == engine.services.run_dir("tester", run.run_id)
+        assert Path(state["summary_file_path"]).is_file()
+    finally:
+        await engine.close()
+
+
+@pytest.fixture
+def cc_with_review(tmp_path: Path) -> Path:
+    copy = tmp_path / "cc"
+    shutil.copytree(CC, copy)
+    step_file = copy / "steps" / "9_workflow_summary" / "step.json"
+    step = json.loads(step_file.read_text(encoding="utf-8"))
+    assert step["modules"][-1]["name"] == "compose_final_video"
+    step["modules"].append(REVIEW)
+    step_file.write_text(json.dumps(step, indent=2), encoding="utf-8")
+    return copy
+
+
+async def test_changing_the_music_renders_a_new_file_and_keeps_the_old(tmp_path: Path, cc_with_review: Path) -> None:
+    engine = await open_engine(tmp_path, cc_with_review)
+    try:
+        run_id = (await engine.start_run("tester", "cuddle_crew")).run_id
+        await play(engine, run_id, stop_at="review_final_video")
+        first_state = await engine.state(run_id)
+        first = await check_final(first_state)
+
+        view = await engine.get_run(run_id)
+        view = await engine.respond(run_id, InteractionResponse(
+            interaction_id=view.pending.interaction_id, jump_back_requested=True, jump_back_target="change_music"))
+        assert view.pending.module_name == "generate_and_select_music"
+        middle = await engine.state(run_id)
+        assert "final_video" not in middle and "selected_music_data" not in middle
+
+        await play(engine, run_id, stop_at="review_final_video")
+        second_state = await engine.state(run_id)
+        second = await check_final(second_state)
+        assert second_state["selected_music_data"]["local_path"] != first_state["selected_music_data"]["local_path"]
+        assert second["local_path"] != first["local_path"]
+        assert Path(first["local_path"]).is_file() and Path(second["local_path"]).is_file()
+        renders = [e.data["outputs"]["final_video"]["local_path"]
+                   for e in await engine.services.store.events(run_id)
+                   if e.type == "module_completed" and e.module_name == "compose_final_video"]
+        assert renders == [first["local_path"], second["local_path"]]  # the first is still in the history
+
+        await play(engine, run_id)
+        assert (await engine.get_run(run_id)).status == "completed"
+    finally:
+        await engine.close()
