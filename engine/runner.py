@@ -332,40 +332,48 @@ class Engine:
 
     # --------------------------------------------------------------- drive
     async def _drive(self, run: RunState, rerun_failed: bool = False, recovery_option: str | None = None) -> None:
-        """Run modules until an interaction, an error or the end."""
+        """Run modules until an interaction, an error or the end.
+
+        Bookkeeping events (step_completed, step_started, module_started) are
+        written in one transaction with the module's own result: one commit
+        per module. A crash in the middle of a module leaves no trace of it,
+        and a resumed run simply runs that module again.
+        """
         workflow = self.workflow_of(run)
         while run.status == "active" and run.pending is None:
             if run.last_error is not None and not rerun_failed:
                 return
             rerun_failed = False
             si, mi = run.step_index, run.module_index
+            prefix: list[NewEvent] = []
+            if si < len(workflow.steps) and mi >= len(workflow.steps[si].modules):
+                prefix.append(NewEvent("step_completed", {"step_index": si}, workflow.steps[si].step_id))
+                si, mi = si + 1, 0
             if si >= len(workflow.steps):
-                await self.append(run, [NewEvent("workflow_completed", {})], run_status="completed", snapshot=True)
+                await self.append(run, [*prefix, NewEvent("workflow_completed", {})], run_status="completed",
+                                  snapshot=True)
                 await self.notify(run, "run_completed")
                 return
             step = workflow.steps[si]
-            if mi >= len(step.modules):
-                await self.append(run, [NewEvent("step_completed", {"step_index": si}, step.step_id)], snapshot=True)
-                continue
-            events: list[NewEvent] = []
             if si not in run.started_steps:
-                events.append(NewEvent("step_started", {"step_index": si, "name": step.display_name(si + 1)}, step.step_id))
-            module = step.modules[mi]
-            started = {"step_index": si, "module_index": mi}
+                prefix.append(NewEvent("step_started", {"step_index": si, "name": step.display_name(si + 1)},
+                                       step.step_id))
+            started: dict[str, Any] = {"step_index": si, "module_index": mi}
             if recovery_option:
                 started["recovery_option"] = recovery_option
-            events.append(NewEvent("module_started", started, step.step_id, module.name))
-            await self.append(run, events)
-            await self._run_module(run, si, mi, recovery_option)
+            prefix.append(NewEvent("module_started", started, step.step_id, step.modules[mi].name))
+            await self._run_module(run, si, mi, prefix, recovery_option)
             recovery_option = None
 
-    async def _run_module(self, run: RunState, si: int, mi: int, recovery_option: str | None = None) -> None:
+    async def _run_module(self, run: RunState, si: int, mi: int, prefix: list[NewEvent],
+                          recovery_option: str | None = None) -> None:
         workflow = self.workflow_of(run)
         step = workflow.steps[si]
         module = step.modules[mi]
         impl = self.modules[module.module_id]
         ctx = self._context(run, si, mi)
         ctx.recovery_option = recovery_option
+        snapshot = any(e.type == "step_completed" for e in prefix)
 
         async def progress(percent: float, message: str) -> None:
             await self.notify(run, "module_progress", {"module": module.name, "progress": percent, "message": message})
@@ -388,29 +396,31 @@ class Engine:
                     context={"module_id": module.module_id},
                 )
                 stored_inputs = {k: v for k, v in inputs.items() if k not in ("data", "schema", "prompts")}
-                await self.append(run, [NewEvent(
+                await self.append(run, [*prefix, NewEvent(
                     "interaction_requested",
                     {"request": request.model_dump(mode="json", by_alias=True), "resolved_inputs": stored_inputs,
                      "step_index": si, "module_index": mi},
-                    step.step_id, module.name)])
+                    step.step_id, module.name)], snapshot=snapshot)
                 await self.notify(run, "interaction_requested", {"interaction_id": request.interaction_id})
                 return
             outputs = await impl.execute(inputs, ctx)
         except ModuleFailure as exc:
-            await self._module_error(run, step.step_id, module.name, exc.message, exc.retryable, exc.detail,
+            await self._module_error(run, prefix, step.step_id, module.name, exc.message, exc.retryable, exc.detail,
                                      exc.options)
             return
         except TemplateError as exc:
-            await self._module_error(run, step.step_id, module.name,
+            await self._module_error(run, prefix, step.step_id, module.name,
                                      "This step of the workflow is broken; the operator has been told.", False, str(exc))
             return
-        await self.append(run, [*ctx.emitted, self._completed(step.step_id, module.name, si, mi, outputs)])
+        await self.append(run, [*prefix, *ctx.emitted, self._completed(step.step_id, module.name, si, mi, outputs)],
+                          snapshot=snapshot)
 
-    async def _module_error(self, run: RunState, step_id: str, module_name: str, message: str,
-                            retryable: bool, detail: str, options: list[dict[str, str]] | None = None) -> None:
+    async def _module_error(self, run: RunState, prefix: list[NewEvent], step_id: str, module_name: str,
+                            message: str, retryable: bool, detail: str,
+                            options: list[dict[str, str]] | None = None) -> None:
         log.warning("module %s failed in run %s: %s", module_name, run.run_id, detail or message)
         data = {"message": message, "retryable": retryable, "options": options or []}
-        await self.append(run, [NewEvent("module_error", data, step_id, module_name)])
+        await self.append(run, [*prefix, NewEvent("module_error", data, step_id, module_name)])
         await self.notify(run, "module_error", {**data, "module": module_name})
 
     def _completed(self, step_id: str, module_name: str, si: int, mi: int, outputs: dict[str, Any]) -> NewEvent:

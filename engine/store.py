@@ -8,8 +8,11 @@ crash leaves them consistent with the log.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,14 +108,44 @@ class JobChange:
     request_key: str | None = None
 
 
-def _dumps(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+COMPRESS_OVER = 768  # bytes of JSON; smaller payloads stay readable text
+
+
+def _dumps(data: Any) -> str | bytes:
+    """JSON text; big payloads (LLM answers, display data) zlib-compressed: 3-5x smaller."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+    if len(text) > COMPRESS_OVER:
+        return zlib.compress(text.encode("utf-8"), 6)
+    return text
+
+
+def _loads(value: str | bytes) -> Any:
+    if isinstance(value, bytes):
+        value = zlib.decompress(value).decode("utf-8")
+    return json.loads(value)
+
+
+def _serialized(method: Any) -> Any:
+    """One coroutine at a time on the shared connection. aiosqlite runs every
+    call in one thread, but an `append` spans several calls (BEGIN IMMEDIATE ..
+    COMMIT) and a read spans execute/fetch/close: interleaved, a second run's
+    BEGIN fails ("cannot start a transaction within a transaction") and a BEGIN
+    while a read is open fails at once with "database is locked" (a stale WAL
+    snapshot) as soon as another connection (the bot's) has written."""
+
+    @functools.wraps(method)
+    async def locked(self: Store, *args: Any, **kwargs: Any) -> Any:
+        async with self._lock:
+            return await method(self, *args, **kwargs)
+
+    return locked
 
 
 class Store:
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
         self.path = path
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
@@ -149,6 +182,7 @@ class Store:
                 raise
 
     # ------------------------------------------------------------- writes
+    @_serialized
     async def create_run(self, run_id: str, owner: str, workflow_id: str) -> None:
         now = time.time()
         await self._db.execute(
@@ -156,6 +190,7 @@ class Store:
             (run_id, owner, workflow_id, "active", now, now),
         )
 
+    @_serialized
     async def append(
         self,
         run_id: str,
@@ -169,14 +204,18 @@ class Store:
         written: list[Event] = []
         await self._db.execute("BEGIN IMMEDIATE")
         try:
-            for event in events:
-                cursor = await self._db.execute(
+            if events:
+                await self._db.executemany(
                     "INSERT INTO events(run_id, type, step_id, module_name, data, created_at) VALUES (?,?,?,?,?,?)",
-                    (run_id, event.type, event.step_id, event.module_name, _dumps(event.data), now),
+                    [(run_id, e.type, e.step_id, e.module_name, _dumps(e.data), now) for e in events],
                 )
-                seq = cursor.lastrowid
-                assert seq is not None
-                written.append(Event(seq, run_id, event.type, event.step_id, event.module_name, event.data, now))
+                async with self._db.execute("SELECT last_insert_rowid()") as cur:
+                    last = (await cur.fetchone())[0]  # type: ignore[index]
+                # one writer holds the lock (BEGIN IMMEDIATE): the rows got consecutive seqs
+                first = last - len(events) + 1
+                written = [
+                    Event(first + i, run_id, e.type, e.step_id, e.module_name, e.data, now) for i, e in enumerate(events)
+                ]
             for job in jobs or []:
                 await self._db.execute(
                     "INSERT INTO jobs(job_id, run_id, interaction_id, request_key, status, updated_at)"
@@ -196,6 +235,7 @@ class Store:
             raise
         return written
 
+    @_serialized
     async def write_snapshot(self, run_id: str, seq: int, state: dict[str, Any]) -> None:
         await self._db.execute(
             "INSERT INTO snapshots(run_id, seq, state) VALUES (?,?,?)"
@@ -204,6 +244,7 @@ class Store:
         )
 
     # -------------------------------------------------------------- reads
+    @_serialized
     async def get_run(self, run_id: str) -> RunRow | None:
         async with self._db.execute(
             "SELECT run_id, owner, workflow_id, status, created_at, updated_at FROM runs WHERE run_id=?", (run_id,)
@@ -211,6 +252,7 @@ class Store:
             row = await cur.fetchone()
         return RunRow(*row) if row else None
 
+    @_serialized
     async def list_runs(self, owner: str | None = None, status: str | None = None, limit: int = 50) -> list[RunRow]:
         clauses, args = [], []
         if owner is not None:
@@ -228,6 +270,7 @@ class Store:
             rows = await cur.fetchall()
         return [RunRow(*row) for row in rows]
 
+    @_serialized
     async def events(self, run_id: str, after_seq: int = 0) -> list[Event]:
         async with self._db.execute(
             "SELECT seq, run_id, type, step_id, module_name, data, created_at FROM events"
@@ -235,13 +278,15 @@ class Store:
             (run_id, after_seq),
         ) as cur:
             rows = await cur.fetchall()
-        return [Event(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
+        return [Event(r[0], r[1], r[2], r[3], r[4], _loads(r[5]), r[6]) for r in rows]
 
+    @_serialized
     async def snapshot(self, run_id: str) -> tuple[int, dict[str, Any]] | None:
         async with self._db.execute("SELECT seq, state FROM snapshots WHERE run_id=?", (run_id,)) as cur:
             row = await cur.fetchone()
-        return (row[0], json.loads(row[1])) if row else None
+        return (row[0], _loads(row[1])) if row else None
 
+    @_serialized
     async def jobs_with_status(self, statuses: tuple[str, ...]) -> list[tuple[str, str]]:
         """(job_id, run_id) of jobs in the given states, e.g. those in flight."""
         marks = ",".join("?" for _ in statuses)
@@ -251,6 +296,7 @@ class Store:
             rows = await cur.fetchall()
         return [(r[0], r[1]) for r in rows]
 
+    @_serialized
     async def job_by_request_key(self, run_id: str, interaction_id: str, request_key: str) -> str | None:
         async with self._db.execute(
             "SELECT job_id FROM jobs WHERE run_id=? AND interaction_id=? AND request_key=?",
@@ -260,6 +306,7 @@ class Store:
         return row[0] if row else None
 
     # ----------------------------------------------------------- keywords
+    @_serialized
     async def load_keywords(self, owner: str, workflow_id: str, source: str, limit: int) -> list[dict[str, Any]]:
         async with self._db.execute(
             "SELECT keyword, category, weight FROM keywords WHERE owner=? AND workflow_id=? AND source=?"
@@ -269,6 +316,7 @@ class Store:
             rows = await cur.fetchall()
         return [{"keyword": r[0], "category": r[1], "weight": r[2]} for r in rows]
 
+    @_serialized
     async def save_keywords(
         self, owner: str, workflow_id: str, keywords: list[dict[str, Any]], source: str, accumulate: bool
     ) -> int:
@@ -297,6 +345,7 @@ class Store:
             raise
         return saved
 
+    @_serialized
     async def size_bytes(self) -> int:
         async with self._db.execute("PRAGMA page_count") as cur:
             pages = (await cur.fetchone() or (0,))[0]
