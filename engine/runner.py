@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 FEEDBACK_PREFIX = "FEEDBACK FROM USER: "
+SNAPSHOT_EVERY = 60  # events
 
 
 def discover_workflows(base: Path) -> list[Path]:
@@ -193,7 +194,10 @@ class Engine:
         else:
             for event in written:
                 apply(workflow, run, event)
-        if snapshot:  # a cache for fast loading; the log stays the truth
+        # a cache for fast loading (the log stays the truth): at the end, and
+        # at step boundaries once enough events have piled up since the last one
+        if snapshot and (run.status != "active" or run.last_seq - run.snapshot_seq >= SNAPSHOT_EVERY):
+            run.snapshot_seq = run.last_seq
             await store.write_snapshot(run.run_id, run.last_seq, run.model_dump(mode="json"))
 
     # --------------------------------------------------------------- runs

@@ -60,6 +60,7 @@ class RunState(BaseModel):
     created_at: float = 0.0
     updated_at: float = 0.0
     last_seq: int = 0
+    snapshot_seq: int = 0  # seq of the latest snapshot written (bookkeeping, not folded)
 
 
 def get_path(data: Any, dotted: str) -> Any:

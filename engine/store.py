@@ -19,55 +19,59 @@ from typing import Any
 
 import aiosqlite
 
-MIGRATIONS: list[str] = [
-    # 1: the initial schema
-    """
-    CREATE TABLE runs (
-        run_id TEXT PRIMARY KEY,
-        owner TEXT NOT NULL,
-        workflow_id TEXT NOT NULL,
-        status TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL
-    );
-    CREATE INDEX runs_by_owner ON runs(owner, status, updated_at);
-    CREATE TABLE events (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        run_id TEXT NOT NULL,
-        type TEXT NOT NULL,
-        step_id TEXT,
-        module_name TEXT,
-        data TEXT NOT NULL,
-        created_at REAL NOT NULL
-    );
-    CREATE INDEX events_by_run ON events(run_id, seq);
-    CREATE TABLE snapshots (
-        run_id TEXT PRIMARY KEY,
-        seq INTEGER NOT NULL,
-        state TEXT NOT NULL
-    );
-    CREATE TABLE jobs (
-        job_id TEXT PRIMARY KEY,
-        run_id TEXT NOT NULL,
-        interaction_id TEXT NOT NULL,
-        request_key TEXT,
-        status TEXT NOT NULL,
-        updated_at REAL NOT NULL
-    );
-    CREATE INDEX jobs_by_status ON jobs(status);
-    CREATE UNIQUE INDEX jobs_by_request_key ON jobs(run_id, interaction_id, request_key)
-        WHERE request_key IS NOT NULL;
-    CREATE TABLE keywords (
-        owner TEXT NOT NULL,
-        workflow_id TEXT NOT NULL,
-        keyword TEXT NOT NULL,
-        category TEXT NOT NULL DEFAULT '',
-        weight REAL NOT NULL DEFAULT 0,
-        source TEXT NOT NULL,
-        last_used REAL NOT NULL,
-        PRIMARY KEY (owner, workflow_id, keyword)
-    );
-    """,
+MIGRATIONS: list[list[str]] = [
+    # 1: the initial schema, one statement per item
+    [
+        """CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            workflow_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE INDEX runs_by_owner ON runs(owner, status, updated_at)",
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            step_id TEXT,
+            module_name TEXT,
+            data BLOB NOT NULL,
+            created_at REAL NOT NULL
+        )""",
+        "CREATE INDEX events_by_run ON events(run_id, seq)",
+        # runs.updated_at follows the log without a second statement per append
+        """CREATE TRIGGER events_touch_run AFTER INSERT ON events BEGIN
+            UPDATE runs SET updated_at = NEW.created_at WHERE run_id = NEW.run_id;
+        END""",
+        """CREATE TABLE snapshots (
+            run_id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            state BLOB NOT NULL
+        )""",
+        """CREATE TABLE jobs (
+            job_id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            interaction_id TEXT NOT NULL,
+            request_key TEXT,
+            status TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE INDEX jobs_by_status ON jobs(status)",
+        """CREATE UNIQUE INDEX jobs_by_request_key ON jobs(run_id, interaction_id, request_key)
+            WHERE request_key IS NOT NULL""",
+        """CREATE TABLE keywords (
+            owner TEXT NOT NULL,
+            workflow_id TEXT NOT NULL,
+            keyword TEXT NOT NULL,
+            category TEXT NOT NULL DEFAULT '',
+            weight REAL NOT NULL DEFAULT 0,
+            source TEXT NOT NULL,
+            last_used REAL NOT NULL,
+            PRIMARY KEY (owner, workflow_id, keyword)
+        )""",
+    ],
 ]
 
 
@@ -115,7 +119,7 @@ def _dumps(data: Any) -> str | bytes:
     """JSON text; big payloads (LLM answers, display data) zlib-compressed: 3-5x smaller."""
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
     if len(text) > COMPRESS_OVER:
-        return zlib.compress(text.encode("utf-8"), 6)
+        return zlib.compress(text.encode("utf-8"), 1)
     return text
 
 
@@ -173,7 +177,7 @@ class Store:
                 continue
             await self._db.execute("BEGIN IMMEDIATE")
             try:
-                for statement in filter(str.strip, script.split(";")):
+                for statement in script:
                     await self._db.execute(statement)
                 await self._db.execute("INSERT INTO schema_version(version) VALUES (?)", (version,))
                 await self._db.execute("COMMIT")
@@ -199,41 +203,43 @@ class Store:
         run_status: str | None = None,
         jobs: list[JobChange] | None = None,
     ) -> list[Event]:
-        """Append events atomically, with the projections that follow from them."""
+        """Append events atomically, with the projections that follow from them.
+
+        The common case (events only) is one multi-row INSERT: a single
+        statement is its own atomic transaction, and a trigger keeps
+        `runs.updated_at` in step. Job and status changes add a transaction.
+        """
+        if not events:
+            return []
         now = time.time()
-        written: list[Event] = []
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            if events:
-                await self._db.executemany(
-                    "INSERT INTO events(run_id, type, step_id, module_name, data, created_at) VALUES (?,?,?,?,?,?)",
-                    [(run_id, e.type, e.step_id, e.module_name, _dumps(e.data), now) for e in events],
-                )
-                async with self._db.execute("SELECT last_insert_rowid()") as cur:
-                    last = (await cur.fetchone())[0]  # type: ignore[index]
-                # one writer holds the lock (BEGIN IMMEDIATE): the rows got consecutive seqs
-                first = last - len(events) + 1
-                written = [
-                    Event(first + i, run_id, e.type, e.step_id, e.module_name, e.data, now) for i, e in enumerate(events)
-                ]
-            for job in jobs or []:
-                await self._db.execute(
-                    "INSERT INTO jobs(job_id, run_id, interaction_id, request_key, status, updated_at)"
-                    " VALUES (?,?,?,?,?,?) ON CONFLICT(job_id) DO UPDATE SET status=excluded.status,"
-                    " updated_at=excluded.updated_at",
-                    (job.job_id, run_id, job.interaction_id, job.request_key, job.status, now),
-                )
-            if run_status is not None:
-                await self._db.execute(
-                    "UPDATE runs SET status=?, updated_at=? WHERE run_id=?", (run_status, now, run_id)
-                )
-            else:
-                await self._db.execute("UPDATE runs SET updated_at=? WHERE run_id=?", (now, run_id))
-            await self._db.execute("COMMIT")
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
-        return written
+        marks = ",".join("(?,?,?,?,?,?)" for _ in events)
+        params = [v for e in events for v in (run_id, e.type, e.step_id, e.module_name, _dumps(e.data), now)]
+        insert = f"INSERT INTO events(run_id, type, step_id, module_name, data, created_at) VALUES {marks}"
+        if not jobs and run_status is None:
+            cursor = await self._db.execute(insert, params)
+            last = cursor.lastrowid
+        else:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = await self._db.execute(insert, params)
+                last = cursor.lastrowid
+                for job in jobs or []:
+                    await self._db.execute(
+                        "INSERT INTO jobs(job_id, run_id, interaction_id, request_key, status, updated_at)"
+                        " VALUES (?,?,?,?,?,?) ON CONFLICT(job_id) DO UPDATE SET status=excluded.status,"
+                        " updated_at=excluded.updated_at",
+                        (job.job_id, run_id, job.interaction_id, job.request_key, job.status, now),
+                    )
+                if run_status is not None:
+                    await self._db.execute("UPDATE runs SET status=? WHERE run_id=?", (run_status, run_id))
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+        assert last is not None
+        # one statement, one writer: the rows got consecutive seqs ending at `last`
+        first = last - len(events) + 1
+        return [Event(first + i, run_id, e.type, e.step_id, e.module_name, e.data, now) for i, e in enumerate(events)]
 
     @_serialized
     async def write_snapshot(self, run_id: str, seq: int, state: dict[str, Any]) -> None:
