@@ -848,6 +848,44 @@ def render_contents(req: InteractionRequest, secret: str | bytes) -> list[OutMes
     return out
 
 
+# ----------------------------------------------------------- media previews
+
+MEDIA_KINDS: dict[str, Kind] = {"video": "video", "image": "photo", "media": "document", "audio": "document"}
+
+
+@dataclass
+class Preview:
+    kind: str  # video, photo, audio, document
+    path: str
+    label: str
+
+
+def preview_media(data: Any, schema: Any) -> list[Preview]:
+    """Files a select/review shows before its question: data fields whose schema
+    says `_ux.render_as` video/image/audio/media and whose value is a local path
+    (or an object holding one in `_ux.media_field`, default `local_path`)."""
+    found: list[Preview] = []
+
+    def walk(value: Any, node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        hints = ux(node)
+        kind = hints.get("render_as")
+        if kind in MEDIA_KINDS and value:
+            path = value.get(hints.get("media_field", "local_path")) if isinstance(value, dict) else value
+            if isinstance(path, str) and path:
+                media_kind = "audio" if kind == "audio" else MEDIA_KINDS[kind]
+                found.append(Preview(media_kind, path, str(hints.get("display_label") or "")))
+            return
+        if isinstance(value, dict):
+            for key, sub in _props(node).items():
+                if key in value:
+                    walk(value[key], sub)
+
+    walk(data, schema)
+    return found
+
+
 # ------------------------------------------------------------------ dispatch
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from bot import callbacks
 from bot.render import (
+    preview_media,
     OutMessage,
     content_for_key,
     fit_caption,
@@ -707,8 +708,14 @@ def test_every_workflow_display_schema_renders(path: Path) -> None:
         req = _request(MediaDisplay(data=data, schema=schema, panels=panels), InteractionType.MEDIA_GENERATION)
         messages = render_media(req, SECRET)
         assert sum(d.action == "gen" for _, d in _buttons(messages)) == len(panels)
-    else:
+    elif selectable_items(data, schema):
         req = _request(SelectDisplay(data=data, schema=schema, multi_select=True), InteractionType.SELECT)
         messages = render_select(req, {0}, SECRET)
         assert any(d.action == "toggle" for _, d in _buttons(messages))
+    else:  # nothing to pick: a review (e.g. the finished video), shown with its media first
+        req = _request(SelectDisplay(data=data, schema=schema, mode="review"), InteractionType.REVIEW)
+        messages = render_select(req, set(), SECRET)
+        assert messages and any(d.action == "confirm" for _, d in _buttons(messages))
+        if "final_video" in path.name:
+            assert [p.kind for p in preview_media(data, schema)] == ["video"]
     _check_limits(messages)

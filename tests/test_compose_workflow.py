@@ -1,17 +1,13 @@
 """The CC workflow through the engine on offline providers ends with the finished video.
 
 The first test plays the real `workflows/cc` with first choices and checks
-`final_video` with ffmpeg. The second needs a way back after the render: the
-shipped workflow ends with the render (the bot then delivers the video), so
-the test plays a copy with one review question appended to step 9 that
-offers "Change the music" (a jump back to the music step); going forward again
+`final_video` with ffmpeg. The second uses step 9's review of the finished
+video: "Change the music" jumps back to the music step; going forward again
 renders a new file and the first one stays, on disk and in the event log.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,27 +20,6 @@ from engine.runner import Engine
 from engine.selection import selectable_items, wire_paths
 
 CC = Path(__file__).resolve().parents[1] / "workflows" / "cc"
-
-REVIEW = {
-    "module_id": "user.select",
-    "name": "review_final_video",
-    "inputs": {
-        "resolver_schema": {"type": "object", "properties": {"data": {"resolver": "server"}}},
-        "data": "{{ state.final_video }}",
-        "schema": {"type": "object", "properties": {"local_path": {"type": "string"}}},
-        "prompt": "Your video is ready",
-        "mode": "review",
-    },
-    "outputs_to_state": {},
-    "retryable": {
-        "default_option": "continue",
-        "options": [
-            {"id": "continue", "mode": "continue", "label": "Looks good"},
-            {"id": "change_music", "mode": "jump", "label": "Change the music", "target_step": "music",
-             "target_module": "generate_and_select_music"},
-        ],
-    },
-}
 
 
 async def open_engine(tmp_path: Path, workflow: Path) -> Engine:
@@ -111,20 +86,8 @@ async def test_cc_run_ends_with_the_finished_video(tmp_path: Path) -> None:
         await engine.close()
 
 
-@pytest.fixture
-def cc_with_review(tmp_path: Path) -> Path:
-    copy = tmp_path / "cc"
-    shutil.copytree(CC, copy)
-    step_file = copy / "steps" / "9_workflow_summary" / "step.json"
-    step = json.loads(step_file.read_text(encoding="utf-8"))
-    assert step["modules"][-1]["name"] == "compose_final_video"
-    step["modules"].append(REVIEW)
-    step_file.write_text(json.dumps(step, indent=2), encoding="utf-8")
-    return copy
-
-
-async def test_changing_the_music_renders_a_new_file_and_keeps_the_old(tmp_path: Path, cc_with_review: Path) -> None:
-    engine = await open_engine(tmp_path, cc_with_review)
+async def test_changing_the_music_renders_a_new_file_and_keeps_the_old(tmp_path: Path) -> None:
+    engine = await open_engine(tmp_path, CC)
     try:
         run_id = (await engine.start_run("tester", "cuddle_crew")).run_id
         await play(engine, run_id, stop_at="review_final_video")
@@ -134,7 +97,7 @@ async def test_changing_the_music_renders_a_new_file_and_keeps_the_old(tmp_path:
         view = await engine.get_run(run_id)
         view = await engine.respond(run_id, InteractionResponse(
             interaction_id=view.pending.interaction_id, jump_back_requested=True, jump_back_target="change_music"))
-        assert view.pending.module_name == "generate_and_select_music"
+        assert view.pending.module_name == "select_music_option"
         middle = await engine.state(run_id)
         assert "final_video" not in middle and "selected_music_data" not in middle
 

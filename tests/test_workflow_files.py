@@ -304,7 +304,7 @@ def test_expected_modules_per_step():
         "generate_music_prompt",
         "generate_and_select_music",
     ]
-    assert by_step["workflow_summary"] == ["format_summary", "write_summary_file", "compose_final_video"]
+    assert by_step["workflow_summary"] == ["compose_final_video", "review_final_video", "format_summary", "write_summary_file"]
 
 
 def test_step3_image_module_writes_the_keys_steps_4_and_5_read():
@@ -423,6 +423,8 @@ def test_every_choice_offers_a_way_to_redo():
             data = json.dumps(module["inputs"].get("data", module["inputs"].get("prompts")))
             if "state." not in data or module["name"] == "select_motion_elements":
                 continue  # fixed lists (step 1) and the spec's own motion-element pick
+            if module["inputs"].get("mode") == "review":
+                continue  # a final check offers ways back (jumps): nothing to regenerate
             modes = [o["mode"] for o in module["retryable"]["options"]]
             assert "retry" in modes, module["name"]
 
@@ -441,7 +443,12 @@ def find_nodes(schema: dict, predicate, path: tuple = ()) -> list[tuple[tuple, d
 
 
 def select_modules() -> list[dict]:
-    return [m for _, _, m, _ in all_modules() if m["module_id"] == "user.select"]
+    """The picks (review-mode selects only show something and offer ways back)."""
+    return [
+        m
+        for _, _, m, _ in all_modules()
+        if m["module_id"] == "user.select" and m["inputs"].get("mode", "select") == "select"
+    ]
 
 
 def test_select_display_schemas_mark_one_selectable_unit_with_a_title():
@@ -792,6 +799,8 @@ def run_module(env, step: dict, module: dict, state: dict, reads: dict) -> dict:
                 reads.setdefault(module["name"], set()).update(STATE_REF.findall(text))
             inputs[name] = resolve_value(env, inputs[name], context)
     kind = module["module_id"]
+    if kind == "user.select" and inputs.get("mode") == "review":
+        return {"selected_indices": [], "selected_data": [], "retry_requested": False}
     if kind == "user.select":
         (path, _), = find_nodes(inputs["schema"], lambda n: ux(n).get("selectable") is True)
         first = item_at(inputs["data"], path)

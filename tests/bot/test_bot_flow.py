@@ -35,6 +35,7 @@ async def play_to_end(bot) -> None:
     await bot.press("1.")  # music style
     await bot.press("Generate with")
     await bot.press("Pick #1")
+    await bot.press("Looks great")  # the finished video is shown first, then the final check
 
 
 async def test_whole_run_from_start_to_finished_video(tg: FakeTelegramServer, tmp_path: Path) -> None:
@@ -51,4 +52,11 @@ async def test_whole_run_from_start_to_finished_video(tg: FakeTelegramServer, tm
         assert videos and all(c.params.get("supports_streaming") in (True, "true", "True") for c in videos)
         assert all(c.files for c in videos), "videos are uploaded from disk, not sent by URL"
         assert tg.calls_to("pinChatMessage")
+        assert any("Putting your video together" in t for t in bot.texts())  # render progress was shown
+        # the finished video came with title and hashtags as caption
+        final = tg.calls_to("sendVideo")[-1]
+        assert "#" in str(final.params.get("caption", "")) or "#" in " ".join(bot.texts()[-3:])
+        await bot.press("Summary as a file")
+        documents = tg.calls_to("sendDocument")
+        assert documents and documents[-1].files
         assert not tg.unanswered_callbacks()
