@@ -18,6 +18,7 @@ import base64
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -86,6 +87,8 @@ class FakeOpenAI(FakeServer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.reply_text: str | None = None  # overrides the generated JSON answer
+        # writes the answer from the request body (e.g. the offline writer, for a whole workflow run)
+        self.answer_with: Callable[[dict[str, Any]], Awaitable[str]] | None = None
         self.usage = {"input_tokens": 1500, "cached_tokens": 1024, "output_tokens": 80, "reasoning_tokens": 32}
 
     def api_prefix(self) -> str:
@@ -140,7 +143,8 @@ class FakeOpenAI(FakeServer):
             return openai_error(400, exc.message, param=exc.param, code=exc.code)
         if self.scenario == "malformed_body":
             return self.malformed_response()
-        return web.json_response(self._response_object(body))
+        answer = await self.answer_with(body) if self.answer_with else None
+        return web.json_response(self._response_object(body, answer))
 
     def _check_responses_body(self, body: Any) -> None:
         if not isinstance(body, dict):
@@ -246,9 +250,11 @@ class FakeOpenAI(FakeServer):
                 raise BadRequest(f"Invalid schema for response_format '{name}': {problem}",
                                  param="text.format.schema", code="invalid_json_schema")  # fmt: skip
 
-    def _response_object(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _response_object(self, body: dict[str, Any], answer: str | None = None) -> dict[str, Any]:
         fmt = (body.get("text") or {}).get("format") or {}
-        if self.reply_text is not None:
+        if answer is not None:
+            pass
+        elif self.reply_text is not None:
             answer = self.reply_text
         elif fmt.get("type") == "json_schema":
             import json
