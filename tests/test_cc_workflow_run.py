@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from engine.protocol import InteractionResponse, MediaDisplay, SelectDisplay, SubActionRequest, TextInputDisplay
+from engine.protocol import InteractionResponse, SelectDisplay, SubActionRequest
 from engine.providers.base import LLMRequest, LLMResult
 from engine.providers.registry import offline_registry
 from engine.runner import Engine
-from engine.selection import selectable_items, wire_paths
+from tests.players import play_first_choices
 
 CC = Path(__file__).resolve().parents[1] / "workflows" / "cc"
 STEP_1_2_KEYS = ["pet_type_selection", "aesthetic_selection", "duration_selection", "user_direction",
@@ -59,36 +59,8 @@ MOTION_PICKS = [0, 2]
 
 async def answer(engine: Engine, run_id: str, seen: dict[str, Any], stop_at: str | None = None) -> None:
     """First choices everywhere (motion elements: #1 and #3) until the end or `stop_at`."""
-    for _ in range(100):
-        view = await engine.get_run(run_id)
-        if view.status != "active":
-            return
-        req = view.pending
-        assert req is not None, view.error
-        if req.module_name == stop_at:
-            return
-        seen[req.module_name] = req
-        disp = req.display_data
-        if isinstance(disp, SelectDisplay):
-            items = selectable_items(disp.data, disp.display_schema)
-            picks = MOTION_PICKS if req.module_name == "select_motion_elements" else [0]
-            paths = [items[i][0] for i in picks] if disp.mode == "select" else []
-            response = InteractionResponse(interaction_id=req.interaction_id,
-                                           selected_indices=wire_paths(paths, disp.multi_select))
-        elif isinstance(disp, TextInputDisplay):
-            response = InteractionResponse(interaction_id=req.interaction_id, value="")
-        else:
-            assert isinstance(disp, MediaDisplay)
-            panel = next(p for p in disp.panels if p.availability != "unavailable")
-            await engine.start_sub_action(run_id, SubActionRequest(interaction_id=req.interaction_id,
-                                                                   prompt_key=panel.prompt_key))
-            await engine.jobs.wait_idle(run_id)
-            view = await engine.get_run(run_id)
-            generations = view.pending.display_data.generations[panel.prompt_key]
-            response = InteractionResponse(interaction_id=req.interaction_id,
-                                           selected_content_id=generations[0].content_ids[0])
-        await engine.respond(run_id, response)
-    raise AssertionError("the run did not finish")
+    await play_first_choices(engine, run_id, stop_at=stop_at, picks={"select_motion_elements": MOTION_PICKS},
+                             on_request=lambda req: seen.__setitem__(req.module_name, req))
 
 
 async def test_full_cc_run_matches_every_schema(setup) -> None:

@@ -11,13 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from engine.media.ffmpeg import probe
-from engine.protocol import InteractionResponse, MediaDisplay, SelectDisplay, SubActionRequest, TextInputDisplay
+from engine.protocol import InteractionResponse
 from engine.providers.registry import offline_registry
 from engine.runner import Engine
-from engine.selection import selectable_items, wire_paths
+from tests.players import play_first_choices
 
 CC = Path(__file__).resolve().parents[1] / "workflows" / "cc"
 
@@ -25,38 +24,6 @@ CC = Path(__file__).resolve().parents[1] / "workflows" / "cc"
 async def open_engine(tmp_path: Path, workflow: Path) -> Engine:
     return await Engine.open(db_path=tmp_path / "db.sqlite3", media_root=tmp_path / "media",
                              providers=offline_registry(), workflow_dirs=[workflow], poll_scale=0.01)
-
-
-async def play(engine: Engine, run_id: str, stop_at: str | None = None) -> None:
-    """First choices everywhere; media steps generate on the first usable panel and pick its first file."""
-    for _ in range(100):
-        view = await engine.get_run(run_id)
-        if view.status != "active":
-            return
-        req = view.pending
-        assert req is not None, view.error
-        if req.module_name == stop_at:
-            return
-        disp = req.display_data
-        if isinstance(disp, SelectDisplay):
-            items = selectable_items(disp.data, disp.display_schema)
-            paths = [items[0][0]] if disp.mode == "select" else []
-            response = InteractionResponse(interaction_id=req.interaction_id,
-                                           selected_indices=wire_paths(paths, disp.multi_select))
-        elif isinstance(disp, TextInputDisplay):
-            response = InteractionResponse(interaction_id=req.interaction_id, value="")
-        else:
-            assert isinstance(disp, MediaDisplay)
-            panel = next(p for p in disp.panels if p.availability != "unavailable")
-            await engine.start_sub_action(run_id, SubActionRequest(interaction_id=req.interaction_id,
-                                                                   prompt_key=panel.prompt_key))
-            await engine.jobs.wait_idle(run_id)
-            view = await engine.get_run(run_id)
-            generations = view.pending.display_data.generations[panel.prompt_key]
-            response = InteractionResponse(interaction_id=req.interaction_id,
-                                           selected_content_id=generations[-1].content_ids[0])
-        await engine.respond(run_id, response)
-    raise AssertionError("the run did not finish")
 
 
 async def check_final(state: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +42,7 @@ async def test_cc_run_ends_with_the_finished_video(tmp_path: Path) -> None:
     engine = await open_engine(tmp_path, CC)
     try:
         run = await engine.start_run("tester", "cuddle_crew")
-        await play(engine, run.run_id)
+        await play_first_choices(engine, run.run_id)
         view = await engine.get_run(run.run_id)
         assert view.status == "completed", view.error
         state = await engine.state(run.run_id)
@@ -90,7 +57,7 @@ async def test_changing_the_music_renders_a_new_file_and_keeps_the_old(tmp_path:
     engine = await open_engine(tmp_path, CC)
     try:
         run_id = (await engine.start_run("tester", "cuddle_crew")).run_id
-        await play(engine, run_id, stop_at="review_final_video")
+        await play_first_choices(engine, run_id, stop_at="review_final_video")
         first_state = await engine.state(run_id)
         first = await check_final(first_state)
 
@@ -101,7 +68,7 @@ async def test_changing_the_music_renders_a_new_file_and_keeps_the_old(tmp_path:
         middle = await engine.state(run_id)
         assert "final_video" not in middle and "selected_music_data" not in middle
 
-        await play(engine, run_id, stop_at="review_final_video")
+        await play_first_choices(engine, run_id, stop_at="review_final_video")
         second_state = await engine.state(run_id)
         second = await check_final(second_state)
         assert second_state["selected_music_data"]["local_path"] != first_state["selected_music_data"]["local_path"]
@@ -112,7 +79,7 @@ async def test_changing_the_music_renders_a_new_file_and_keeps_the_old(tmp_path:
                    if e.type == "module_completed" and e.module_name == "compose_final_video"]
         assert renders == [first["local_path"], second["local_path"]]  # the first is still in the history
 
-        await play(engine, run_id)
+        await play_first_choices(engine, run_id)
         assert (await engine.get_run(run_id)).status == "completed"
     finally:
         await engine.close()

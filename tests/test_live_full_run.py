@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from engine.media.ffmpeg import probe
-from engine.protocol import InteractionResponse, MediaDisplay, SelectDisplay, SubActionRequest
+from engine.protocol import MediaDisplay
 from engine.providers.base import LLMMessage, LLMRequest
 from engine.providers.http import RetryPolicy
 from engine.providers.live import aclose_registry, build_registry
 from engine.providers.offline import OfflineLLM
 from engine.runner import Engine
-from engine.selection import selectable_items, wire_paths
 from engine.settings import Settings
+from tests.players import play_first_choices
 from tests.fakes.elevenlabs_server import FakeElevenLabs
 from tests.fakes.leonardo_server import FakeLeonardo
 from tests.fakes.openai_server import FakeOpenAI
@@ -62,35 +62,17 @@ async def test_cc_runs_end_to_end_on_live_providers_against_fakes(tmp_path: Path
     assert not registry.all_offline and all(s.mode == "live" for s in registry.statuses)
     engine = await Engine.open(db_path=tmp_path / "db.sqlite3", media_root=tmp_path / "media",
                                providers=registry, workflow_dirs=[CC], poll_scale=0.001)
-    generated: dict[str, int] = {}
+    panels_used: set[str] = set()
+
+    def note_panels(req: Any) -> None:
+        if isinstance(req.display_data, MediaDisplay):
+            assert all(p.availability == "live" for p in req.display_data.panels)
+            panels_used.update(p.prompt_key for p in req.display_data.panels)
+
     try:
         view = await engine.start_run("live", "cuddle_crew")
-        for _ in range(60):
-            if view.status.value != "active":
-                break
-            req = view.pending
-            assert req is not None, view.error
-            disp = req.display_data
-            if isinstance(disp, SelectDisplay):
-                items = selectable_items(disp.data, disp.display_schema)
-                paths = [items[0][0]] if disp.mode == "select" else []
-                response = InteractionResponse(interaction_id=req.interaction_id,
-                                               selected_indices=wire_paths(paths, disp.multi_select))
-            elif isinstance(disp, MediaDisplay):
-                for panel in disp.panels:  # every provider panel of the step, live
-                    assert panel.availability == "live", panel
-                    await engine.start_sub_action(view.run_id, SubActionRequest(
-                        interaction_id=req.interaction_id, prompt_key=panel.prompt_key))
-                    generated[panel.prompt_key] = generated.get(panel.prompt_key, 0) + 1
-                await engine.jobs.wait_idle(view.run_id)
-                current = (await engine.get_run(view.run_id)).pending.display_data
-                failed = [j for j in current.jobs if j.status == "failed"]
-                assert not failed, failed
-                first = next(iter(current.generations.values()))[0].content_ids[0]
-                response = InteractionResponse(interaction_id=req.interaction_id, selected_content_id=first)
-            else:
-                response = InteractionResponse(interaction_id=req.interaction_id, value="")
-            view = await engine.respond(view.run_id, response)
+        await play_first_choices(engine, view.run_id, all_panels=True, on_request=note_panels)
+        view = await engine.get_run(view.run_id)
         assert view.status.value == "completed", view.error
         state = await engine.state(view.run_id)
         final = await probe(state["final_video"]["local_path"])
@@ -101,7 +83,7 @@ async def test_cc_runs_end_to_end_on_live_providers_against_fakes(tmp_path: Path
                           if m.module_id == "api.llm")
         assert openai.count("POST", "/v1/responses") == llm_modules
         assert openai.count("POST", "/v1/images/generations") == 1
-        assert set(generated) >= {"prompts.openai", "prompts.leonardo.phoenix_1_0", "leonardo", "veo", "sora",
+        assert panels_used >= {"prompts.openai", "prompts.leonardo.phoenix_1_0", "leonardo", "veo", "sora",
                                   "elevenlabs"}
         image_to_video = [r.json for r in leonardo.calls("POST", "/api/rest/v1/generations-image-to-video")]
         assert sorted(b["model"] for b in image_to_video) == ["MOTION2", "VEO3_1"]

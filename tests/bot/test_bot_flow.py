@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.harness import ALICE, running_bot
+from tests.bot.harness import running_bot
 from tests.fakes.telegram_server import FakeTelegramServer
 
 

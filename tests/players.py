@@ -1,0 +1,68 @@
+"""Plays a run through the engine with first choices: one driver for every
+workflow-level test instead of a copy per file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from engine.protocol import (
+    InteractionRequest,
+    InteractionResponse,
+    MediaDisplay,
+    SelectDisplay,
+    SubActionRequest,
+)
+from engine.runner import Engine
+from engine.selection import selectable_items, wire_paths
+
+
+async def play_first_choices(
+    engine: Engine,
+    run_id: str,
+    *,
+    stop_at: str | None = None,
+    picks: dict[str, list[int]] | None = None,
+    all_panels: bool = False,
+    on_request: Callable[[InteractionRequest], Any] | None = None,
+    max_steps: int = 100,
+) -> None:
+    """Answer until the run ends or `stop_at` is pending.
+
+    Selects take option 0 (or `picks[module_name]`), text inputs are skipped,
+    media steps generate on the first usable panel (or every panel) and pick
+    the newest file of the first panel.
+    """
+    for _ in range(max_steps):
+        view = await engine.get_run(run_id)
+        if view.status.value != "active":
+            return
+        req = view.pending
+        assert req is not None, view.error
+        if req.module_name == stop_at:
+            return
+        if on_request is not None:
+            on_request(req)
+        disp = req.display_data
+        if isinstance(disp, SelectDisplay):
+            items = selectable_items(disp.data, disp.display_schema)
+            chosen = (picks or {}).get(req.module_name, [0])
+            paths = [items[i][0] for i in chosen] if disp.mode == "select" else []
+            response = InteractionResponse(interaction_id=req.interaction_id,
+                                           selected_indices=wire_paths(paths, disp.multi_select))
+        elif isinstance(disp, MediaDisplay):
+            usable = [p for p in disp.panels if p.availability != "unavailable"]
+            for panel in usable if all_panels else usable[:1]:
+                await engine.start_sub_action(run_id, SubActionRequest(interaction_id=req.interaction_id,
+                                                                       prompt_key=panel.prompt_key))
+            await engine.jobs.wait_idle(run_id)
+            current = (await engine.get_run(run_id)).pending.display_data
+            failed = [j for j in current.jobs if j.status == "failed"]
+            assert not failed, failed
+            batches = current.generations[usable[0].prompt_key]
+            response = InteractionResponse(interaction_id=req.interaction_id,
+                                           selected_content_id=batches[-1].content_ids[0])
+        else:
+            response = InteractionResponse(interaction_id=req.interaction_id, value="")
+        await engine.respond(run_id, response)
+    raise AssertionError("the run did not finish")
