@@ -14,7 +14,7 @@ from engine.settings import Settings, load_settings
 
 
 def configure_logging(settings: Settings, quiet: bool = False) -> None:
-    level = logging.WARNING if quiet else getattr(logging, settings.ccbot_log_level.upper(), logging.INFO)
+    level = logging.ERROR if quiet else getattr(logging, settings.ccbot_log_level.upper(), logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpx2", "aiosqlite", "telegram.ext.Updater"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -61,6 +61,10 @@ class TerminalDemo:
             raise KeyboardInterrupt from None
 
     async def play(self, resume: bool) -> str:
+        statuses = self.engine.services.providers.statuses
+        live = sorted({f"{s.name} {s.capability}" for s in statuses if s.mode == "live"})
+        self.say("Providers: " + (", ".join(live) + " live; the rest offline" if live
+                                  else "all offline (no API keys set): real files, made locally"))
         view = await self.engine.active_run(OWNER) if resume else None
         if view is None:
             if resume:
