@@ -22,8 +22,11 @@ test: $(STAMP)
 proof: $(STAMP)
 	CCBOT_PROOF=1 $(BIN)/python -m pytest tests/resilience -q
 
+# Speed and memory goals live here, not in timed tests: each prints numbers and ratios.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/compose.py
+	$(BIN)/python benchmarks/bot_load.py
 
 run: $(STAMP)
 	$(BIN)/ccbot run
