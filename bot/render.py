@@ -693,7 +693,7 @@ def render_job_progress(job: JobView, label: str | None = None) -> str:
         count = len(job.content_ids)
         return f"✅ {name}: done" + (f" ({count} file{'s' if count != 1 else ''})" if count else "")
     if job.status == "failed":
-        error = esc(shorten(job.error or job.message or "something went wrong", 200))
+        error = esc(shorten(job.error or job.message or "something went wrong", 200).rstrip("."))  # one full stop
         again = " You can try again." if job.retryable_error else ""
         return f"⚠️ {name}: failed: {error}.{again}"
     return f"✖️ {name}: cancelled"

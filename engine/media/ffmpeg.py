@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
@@ -110,6 +111,28 @@ async def _follow_progress(
             await _report(progress, percent)
 
 
+# At most one encode per CPU at a time, each at a lower CPU priority: thirty
+# people rendering at once must not starve the bot's event loop (its replies
+# wait for CPU time) nor hold thirty encoders in memory. Per event loop,
+# because an asyncio.Semaphore belongs to the loop that first waits on it.
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+NICE = 10
+
+
+def _ffmpeg_slot() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    slot = _SLOTS.get(loop)
+    if slot is None:
+        slot = _SLOTS[loop] = asyncio.Semaphore(max(1, os.cpu_count() or 1))
+    return slot
+
+
+@lru_cache(maxsize=1)
+def _nice_prefix() -> tuple[str, ...]:
+    found = shutil.which("nice")
+    return (found, "-n", str(NICE)) if found else ()
+
+
 async def run_ffmpeg(
     args: list[str],
     *,
@@ -122,9 +145,21 @@ async def run_ffmpeg(
     `progress` receives a percentage (0-100): while running when
     `total_duration` (seconds of output) is known, and 100 once finished.
     On timeout or cancellation the process is killed before returning.
+    Waits for a free slot first (one ffmpeg per CPU); `timeout` starts then.
     """
+    async with _ffmpeg_slot():
+        await _run_ffmpeg(args, timeout=timeout, progress=progress, total_duration=total_duration)
+
+
+async def _run_ffmpeg(
+    args: list[str],
+    *,
+    timeout: float,
+    progress: ProgressCallback | None,
+    total_duration: float | None,
+) -> None:
     follow = progress is not None and bool(total_duration) and total_duration > 0
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-nostats", "-loglevel", "error"]
+    cmd = [*_nice_prefix(), ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-nostats", "-loglevel", "error"]
     if follow:
         cmd += ["-progress", "pipe:1"]
     cmd += [str(a) for a in args]

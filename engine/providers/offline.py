@@ -26,6 +26,7 @@ import re
 import tempfile
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -1540,6 +1541,22 @@ class _OfflineJobs(MediaProvider):
         raise NotImplementedError
 
 
+# One picture drawn at a time per process: each canvas takes ~90 MB while it is
+# drawn (2x supersampled), and drawing holds the GIL in long C calls, so many at
+# once inflate the bot's memory and stall its event loop. Per event loop, like
+# any asyncio.Semaphore.
+_DRAW_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+async def _draw_scene(dest: Path, width: int, height: int, prompt: str, seed: int, job_id: str) -> tuple[int, int]:
+    loop = asyncio.get_running_loop()
+    slot = _DRAW_SLOTS.get(loop)
+    if slot is None:
+        slot = _DRAW_SLOTS[loop] = asyncio.Semaphore(1)
+    async with slot:
+        return await asyncio.to_thread(_write_scene_png, dest, width, height, prompt, seed, job_id)
+
+
 def _write_scene_png(dest: Path, width: int, height: int, prompt: str, seed: int, job_id: str) -> tuple[int, int]:
     img = draw_pet_scene(width, height, prompt, seed)
     meta = PngImagePlugin.PngInfo()
@@ -1565,8 +1582,7 @@ class OfflineImageProvider(_OfflineJobs):
             if dest.exists():  # an earlier fetch finished this one
                 w, h = await asyncio.to_thread(image_size, dest)
             else:
-                w, h = await asyncio.to_thread(_write_scene_png, dest, width, height, request.prompt,
-                                               _seed(job_id, i), job_id)
+                w, h = await _draw_scene(dest, width, height, request.prompt, _seed(job_id, i), job_id)
             files.append(FetchedFile(local_path=str(dest.resolve()), media_type="image",
                                      provider_item_id=f"{job_id}_{i}", width=w, height=h))
         return files
@@ -1611,8 +1627,7 @@ class OfflineVideoProvider(_OfflineJobs):
             if source and Path(source).is_file():
                 await asyncio.to_thread(fit_image, source, width, height, still, mode="cover")
             else:
-                await asyncio.to_thread(_write_scene_png, still, width, height, request.prompt or "a cozy pet",
-                                        _seed(job_id), job_id)
+                await _draw_scene(still, width, height, request.prompt or "a cozy pet", _seed(job_id), job_id)
             # One still in, `frames` frames out: zoom 1 -> 1.04 -> 1 (ends where it
             # starts, so it loops), from a 2x upscale done once, which keeps
             # zoompan's whole-pixel steps from jittering; plus a faint light shimmer.

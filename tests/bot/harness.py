@@ -15,6 +15,17 @@ from telegram.ext import Application
 
 from bot.app import CCBot, build_application
 from bot.ui_store import UIStore
+from engine.providers.base import (
+    Cost,
+    FetchedFile,
+    GenerationRequest,
+    JobStatus,
+    LLMProvider,
+    LLMRequest,
+    LLMResult,
+    MediaProvider,
+    SubmitResult,
+)
 from engine.providers.registry import ProviderRegistry, offline_registry
 from engine.runner import Engine
 from engine.settings import Settings
@@ -23,6 +34,96 @@ from tests.fakes.telegram_server import FakeTelegramServer
 ROOT = Path(__file__).resolve().parents[2]
 CC = ROOT / "workflows" / "cc"
 ALICE, BOB, MALLORY = 1001, 1002, 6666
+GROUP = -4242  # a group chat both ALICE and BOB are in
+
+
+# ------------------------------------------------------------------ providers
+
+
+class RecordingLLM(LLMProvider):
+    """Wraps an LLM: every request is kept (to see what reached the model)."""
+
+    def __init__(self, inner: LLMProvider) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.live = inner.live
+        self.requests: list[LLMRequest] = []
+
+    async def complete(self, request: LLMRequest) -> LLMResult:
+        self.requests.append(request)
+        return await self.inner.complete(request)
+
+    def user_texts(self, request: LLMRequest | None = None) -> list[str]:
+        """The user-role texts of one request (default: the last)."""
+        request = request or self.requests[-1]
+        return [m.text or "" for m in request.messages if m.role == "user"]
+
+
+class CountingMedia(MediaProvider):
+    """Wraps a media provider and counts submit/poll/fetch calls (shared `counts`
+    survive a bot restart when the same dict is passed to both registries)."""
+
+    def __init__(self, inner: MediaProvider, counts: dict[str, int]) -> None:
+        self.inner = inner
+        self.counts = counts
+        self.name = inner.name
+        self.live = inner.live
+        self.actions = inner.actions
+        self.poll_interval_s = inner.poll_interval_s
+        self.timeout_s = inner.timeout_s
+
+    def estimate_cost(self, request: GenerationRequest) -> Cost:
+        return self.inner.estimate_cost(request)
+
+    def validate(self, request: GenerationRequest) -> None:
+        self.inner.validate(request)
+
+    async def submit(self, request: GenerationRequest, out_dir: Path) -> SubmitResult:
+        self.counts["submit"] = self.counts.get("submit", 0) + 1
+        return await self.inner.submit(request, out_dir)
+
+    async def poll(self, job_id: str, provider_data: dict[str, Any]) -> JobStatus:
+        self.counts["poll"] = self.counts.get("poll", 0) + 1
+        return await self.inner.poll(job_id, provider_data)
+
+    async def fetch(self, job_id: str, status: JobStatus, out_dir: Path) -> list[FetchedFile]:
+        self.counts["fetch"] = self.counts.get("fetch", 0) + 1
+        return await self.inner.fetch(job_id, status, out_dir)
+
+    async def cancel(self, job_id: str, provider_data: dict[str, Any]) -> bool:
+        return await self.inner.cancel(job_id, provider_data)
+
+
+@dataclass
+class CountingRegistry:
+    """offline_registry() with every provider wrapped: `llm.requests` and
+    `counts` (submit/poll/fetch over all media providers)."""
+
+    registry: ProviderRegistry
+    llm: RecordingLLM
+    counts: dict[str, int]
+
+    @property
+    def provider_calls(self) -> int:
+        return len(self.llm.requests) + sum(self.counts.values())
+
+
+def counting_registry(delay_s: float = 0.0, *, slow: dict[tuple[str, str], float] | None = None,
+                      counts: dict[str, int] | None = None) -> CountingRegistry:
+    """Offline providers, counted. `slow` gives single (provider, action) pairs
+    their own delay (e.g. a slow video and fast everything else)."""
+    from engine.providers.offline import OfflineVideoProvider
+
+    registry = offline_registry(delay_s)
+    llm = RecordingLLM(registry.llm_default)
+    registry.llm_default = llm
+    registry.llms = {name: llm for name in registry.llms}
+    counts = counts if counts is not None else {}
+    for key, impl in list(registry.media_providers.items()):
+        if slow and key in slow and isinstance(impl, OfflineVideoProvider):
+            impl = OfflineVideoProvider(impl.name, delay_s=slow[key])
+        registry.media_providers[key] = CountingMedia(impl, counts)
+    return CountingRegistry(registry, llm, counts)
 
 
 @dataclass
@@ -46,11 +147,70 @@ class BotUnderTest:
         await self.ui.close()
 
     async def kill(self) -> None:
-        """As close to SIGKILL as one process allows: tasks die, nothing is flushed on purpose."""
-        await self.engine.jobs.shutdown()
-        for task in list(getattr(self.app, "_ApplicationBase__update_fetcher_task", []) or []):
+        """As close to SIGKILL as one process allows: the HTTP client is gone
+        first (no last answer, no last message, no update confirmed), then every
+        task of this bot dies where it stands (handlers, polling, jobs) and the
+        database files are closed; nothing is stopped gracefully."""
+        app, updater = self.app, self.app.updater
+        polling = [t for t in (getattr(updater, "_Updater__polling_task", None),) if t is not None]
+        polling += [t for t in asyncio.all_tasks()  # PTB's inner getUpdates task of the polling loop
+                    if getattr(t.get_coro(), "__qualname__", "").startswith("Updater._start_polling")]
+        for task in polling:
             task.cancel()
-        await self.stop()
+        with contextlib.suppress(Exception):
+            await app.bot.shutdown()  # closes the HTTP connections: every later request fails
+        tasks = polling + [t for t in (getattr(app, "_Application__update_fetcher_task", None),) if t is not None]
+        tasks += list(getattr(app, "_Application__create_task_tasks", ()))
+        tasks += list(self.engine.jobs.tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        updater._Updater__polling_cleanup_cb = None  # type: ignore[attr-defined]  # no last getUpdates
+        updater._running = False
+        app._running = False
+        with contextlib.suppress(Exception):
+            await self.engine.services.store.close()
+        with contextlib.suppress(Exception):
+            await self.ui.close()
+
+    # -------------------------------------------------------------- state
+    def busy(self) -> bool:
+        """True while an update waits or is handled, or a generation job runs."""
+        if self.tg.pending_updates() or not self.app.update_queue.empty():
+            return True
+        if any(not t.done() for t in getattr(self.app, "_Application__create_task_tasks", ())):
+            return True
+        return any(not t.done() for t in self.engine.jobs.tasks.values())
+
+    def bot_calls(self) -> int:
+        return len([c for c in self.tg.calls if c.method != "getUpdates"])
+
+    async def run_fingerprint(self, user: int = ALICE) -> tuple[Any, ...]:
+        """What a refused tap must not change: the run's event count, status,
+        pending interaction and the bot's own bookkeeping."""
+        from bot.app import owner_of
+
+        view = await self.engine.active_run(owner_of(user))
+        if view is None:
+            return (None,)
+        events = await self.engine.services.store.events(view.run_id)
+        run = await self.engine.load(view.run_id)
+        jobs = tuple(sorted((j.job_id, j.status) for j in run.jobs.values()))
+        names = {view.run_id, view.owner, *(j for j, _ in jobs)}
+        if view.pending is not None:
+            names.add(view.pending.interaction_id)
+        async with self.ui._db.execute("SELECT key, value FROM bot_kv ORDER BY key") as cur:
+            kv = tuple(row for row in await cur.fetchall() if any(name in row[0] for name in names))
+        return (view.run_id, len(events), view.status, view.pending.interaction_id if view.pending else None,
+                jobs, kv)
+
+    async def assert_all_answered(self, timeout: float = 5.0) -> None:
+        """Every callback query ever sent to this server got an answer."""
+        try:
+            await self.tg.wait_for(lambda: not self.tg.unanswered_callbacks(), timeout)
+        except TimeoutError:
+            pass
+        assert self.tg.unanswered_callbacks() == []
 
     def texts(self, chat_id: int = ALICE) -> list[str]:
         return [m.get("text") or m.get("caption") or "" for m in self.tg.bot_messages(chat_id)]
@@ -70,38 +230,41 @@ class BotUnderTest:
 
         await self.tg.wait_for(find, timeout)
 
-    async def press(self, label: str, user: int = ALICE, chat_id: int | None = None, timeout: float = 10.0) -> str:
+    async def press(self, label: str, user: int = ALICE, chat_id: int | None = None, timeout: float = 10.0,
+                    settle: bool = True) -> str:
+        """Tap the newest button whose label contains `label`; wait for the answer
+        (and, with `settle`, until the bot is done with it)."""
         await self.wait_button(label, chat_id if chat_id is not None else user, timeout)
-        before = self.tg.mark()
+        before = self.bot_calls()
         query_id = self.tg.press(user, label, chat_id=chat_id)
         await self.tg.wait_for(lambda: self.tg.callback_answer(query_id) is not None, timeout)
-        await self.settle(before)
+        if settle:
+            await self.settle(before)
         return query_id
 
-    async def say(self, text: str, user: int = ALICE, chat_id: int | None = None) -> None:
-        before = self.tg.mark()
-        if text.startswith("/"):
-            self.tg.inject_command(user, text, chat_id=chat_id)
-        else:
-            self.tg.inject_message(user, text, chat_id=chat_id)
+    async def say(self, text: str, user: int = ALICE, chat_id: int | None = None, chat_type: str = "private",
+                  **kwargs: Any) -> None:
+        """Send a message (a command when it starts with "/"); extra kwargs go to
+        `inject_message` (sticker=True, photo=True, document=True...)."""
+        before = self.bot_calls()
+        self.tg.inject_message(user, text, chat_id=chat_id, chat_type=chat_type, **kwargs)
         await self.settle(before)
 
-    async def settle(self, after: int = 0, quiet_s: float = 0.3, timeout: float = 20.0) -> None:
-        """Wait until the bot has stopped talking for `quiet_s` (and its jobs are done)."""
+    async def settle(self, after: int | None = None, quiet_s: float = 0.05, timeout: float = 20.0) -> None:
+        """Wait until the bot is idle (no update waiting or being handled, no
+        job running) and has made no API call for `quiet_s`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         last = -1
         stable_since = loop.time()
         while loop.time() < deadline:
-            await self.engine.jobs.wait_idle(timeout=timeout)
-            count = len([c for c in self.tg.calls if c.method not in ("getUpdates",)])
-            if count != last:
+            count = self.bot_calls()
+            if self.busy() or count != last:
                 last, stable_since = count, loop.time()
-            elif loop.time() - stable_since >= quiet_s and count > after:
+            elif loop.time() - stable_since >= quiet_s:
                 return
-            elif loop.time() - stable_since >= quiet_s * 3:
-                return
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)
+        raise TimeoutError(f"the bot was still busy after {timeout} s")
 
 
 async def start_bot(
@@ -129,6 +292,8 @@ async def start_bot(
     )
     ui = await UIStore.open(settings.db_path)
     app, ccbot = build_application(settings, engine, ui)
+    # busy() and kill() look at PTB internals: fail loudly if a PTB upgrade renames them
+    assert hasattr(app, "_Application__create_task_tasks") and hasattr(app.updater, "_Updater__polling_task")
     await app.initialize()
     await ccbot.post_init(app)
     await app.start()
@@ -143,3 +308,45 @@ async def running_bot(tg: FakeTelegramServer, data_dir: Path, **kwargs: Any) -> 
         yield bot
     finally:
         await bot.stop()
+
+
+# ------------------------------------------------------------------ CC walks
+
+
+async def cc_to_scenes(bot: BotUnderTest, user: int = ALICE, chat_id: int | None = None) -> None:
+    """/new, then pet, mood, length and no personal note: the scene ideas are shown."""
+    await bot.say("/new", user=user, chat_id=chat_id, chat_type="group" if chat_id and chat_id < 0 else "private")
+    await bot.press("Cat", user, chat_id)
+    await bot.press("Comfort", user, chat_id)
+    await bot.press("seconds", user, chat_id)
+    await bot.press("Skip", user, chat_id)
+    await bot.wait_button("New scene ideas", chat_id if chat_id is not None else user)
+
+
+async def cc_to_images(bot: BotUnderTest, user: int = ALICE) -> None:
+    await cc_to_scenes(bot, user)
+    await bot.press("1.", user)  # the first scene
+    await bot.wait_button("Generate with", user)
+
+
+async def cc_to_video(bot: BotUnderTest, user: int = ALICE) -> None:
+    """...up to the video step's Generate button (image picked, one motion element ticked)."""
+    await cc_to_images(bot, user)
+    await bot.press("Generate with", user)
+    await bot.press("Pick #1", user)
+    await bot.press("▫️", user)  # tick the first motion element
+    await bot.press("Done", user)
+    await bot.wait_button("Go back to image selection", user)
+
+
+async def cc_video_to_end(bot: BotUnderTest, user: int = ALICE) -> None:
+    await bot.press("Generate with", user)
+    await bot.press("Pick #1", user)
+    await bot.press("1.", user)  # caption
+    await bot.press("1.", user)  # title
+    await bot.press("1.", user)  # description
+    await bot.press("1.", user)  # music style
+    await bot.press("Generate with", user)
+    await bot.press("Pick #1", user)
+    await bot.press("Looks great", user)  # the finished video is shown first, then the final check
+    await bot.wait_text("ready to post", user)
