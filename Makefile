@@ -19,6 +19,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The long resilience run (docs/reliability.md): a SIGKILL after every kind of event, provider and
+# Telegram faults, bad input, 50 people at once; prints the measurements, writes build/proof.json.
 proof: $(STAMP)
 	CCBOT_PROOF=1 $(BIN)/python -m pytest tests/resilience -q
 

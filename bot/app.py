@@ -493,7 +493,7 @@ class CCBot:
 
     async def dispatch(self, query: Any, view: RunView, req: InteractionRequest, data: callbacks.CallbackData) -> None:
         disp = req.display_data
-        run_id, iid = view.run_id, req.interaction_id
+        iid = req.interaction_id
         owner = view.owner
         action = data.action
         if action == "pick" and isinstance(disp, SelectDisplay):

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 IN_FLIGHT = ("submitted", "running")
 FETCH_ATTEMPTS = 3
 POLL_ERRORS_TOLERATED = 5
+RETRY_MARK = "~"  # request_key of a new try on the same button: "<key>~2", "<key>~3"...
 INTERRUPTED = (
     "The generation was interrupted before the provider confirmed it. "
     "It was not sent again automatically, so you are not charged twice: tap Generate to try again."
@@ -53,9 +54,12 @@ class JobRunner:
         """Record a new job for the pending media interaction (run lock held)."""
         pending = run.pending or {}
         if request.request_key:
-            for job in run.jobs.values():
-                if job.interaction_id == request.interaction_id and job.request_key == request.request_key:
-                    return job  # a double tap: the same job, not a second payment
+            same = [j for j in run.jobs.values() if j.interaction_id == request.interaction_id
+                    and (j.request_key or "").split(RETRY_MARK)[0] == request.request_key]
+            if same and same[-1].status not in ("failed", "cancelled"):
+                return same[-1]  # a double tap: the same job, not a second payment
+            if same:  # the same button again after its job failed: a deliberate new try, a new job
+                request = request.model_copy(update={"request_key": f"{request.request_key}{RETRY_MARK}{len(same) + 1}"})
         workflow = self.engine.workflow_of(run)
         module = workflow.steps[pending["step_index"]].modules[pending["module_index"]]
         actions = module.sub_actions or []

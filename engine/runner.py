@@ -317,7 +317,8 @@ class Engine:
             if run.pending is None or run.pending["request"]["interaction_id"] != request.interaction_id:
                 raise StaleInteraction("This generation step is no longer open.")
             job = await self.jobs.create(run, request)
-        self.jobs.spawn(run.run_id, job.job_id)
+        if job.status == "created":  # a new job; a double tap gets the existing one back, never run again
+            self.jobs.spawn(run.run_id, job.job_id)
         return self.jobs.view(job)
 
     async def resume_all(self) -> list[RunView]:

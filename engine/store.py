@@ -19,6 +19,8 @@ from typing import Any
 
 import aiosqlite
 
+from engine import faults
+
 MIGRATIONS: list[list[str]] = [
     # 1: the initial schema, one statement per item
     [
@@ -237,6 +239,8 @@ class Store:
                 await self._db.execute("ROLLBACK")
                 raise
         assert last is not None
+        if faults.KILL_AFTER is not None:  # test-only crash point (engine/faults.py); inert in production
+            faults.after_commit(e.type for e in events)
         # one statement, one writer: the rows got consecutive seqs ending at `last`
         first = last - len(events) + 1
         return [Event(first + i, run_id, e.type, e.step_id, e.module_name, e.data, now) for i, e in enumerate(events)]

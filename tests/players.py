@@ -1,5 +1,6 @@
 """Plays a run through the engine with first choices: one driver for every
-workflow-level test instead of a copy per file."""
+workflow-level test instead of a copy per file; and the offline writer as the
+fake OpenAI server's answer."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from engine.protocol import (
     SelectDisplay,
     SubActionRequest,
 )
+from engine.providers.base import LLMMessage, LLMRequest
+from engine.providers.offline import OfflineLLM
 from engine.runner import Engine
 from engine.selection import selectable_items, wire_paths
 
@@ -66,3 +69,16 @@ async def play_first_choices(
             response = InteractionResponse(interaction_id=req.interaction_id, value="")
         await engine.respond(run_id, response)
     raise AssertionError("the run did not finish")
+
+
+async def offline_answer(body: dict[str, Any]) -> str:
+    """The offline writer's answer to a Responses API request body."""
+    messages = []
+    for item in body.get("input") or []:
+        for part in item.get("content") or []:
+            if part.get("type") in ("input_text", "output_text"):
+                role = {"developer": "system"}.get(item["role"], item["role"])
+                messages.append(LLMMessage(role=role, text=part["text"]))
+    schema = body["text"]["format"]["schema"]
+    result = await OfflineLLM().complete(LLMRequest(messages=messages, output_schema=schema))
+    return result.text

@@ -14,13 +14,11 @@ from typing import Any
 
 from engine.media.ffmpeg import probe
 from engine.protocol import MediaDisplay
-from engine.providers.base import LLMMessage, LLMRequest
 from engine.providers.http import RetryPolicy
 from engine.providers.live import aclose_registry, build_registry
-from engine.providers.offline import OfflineLLM
 from engine.runner import Engine
 from engine.settings import Settings
-from tests.players import play_first_choices
+from tests.players import offline_answer, play_first_choices
 from tests.fakes.elevenlabs_server import FakeElevenLabs
 from tests.fakes.leonardo_server import FakeLeonardo
 from tests.fakes.openai_server import FakeOpenAI
@@ -28,19 +26,6 @@ from tests.fakes.sora_server import FakeSora
 
 CC = Path(__file__).resolve().parents[1] / "workflows" / "cc"
 KEYS = {"openai": "sk-test-openai-0001", "leonardo": "leo-test-0002", "elevenlabs": "xi-test-0003"}
-
-
-async def offline_answer(body: dict[str, Any]) -> str:
-    """The offline writer's answer to a Responses API request body."""
-    messages = []
-    for item in body.get("input") or []:
-        for part in item.get("content") or []:
-            if part.get("type") in ("input_text", "output_text"):
-                role = {"developer": "system"}.get(item["role"], item["role"])
-                messages.append(LLMMessage(role=role, text=part["text"]))
-    schema = body["text"]["format"]["schema"]
-    result = await OfflineLLM().complete(LLMRequest(messages=messages, output_schema=schema))
-    return result.text
 
 
 async def test_cc_runs_end_to_end_on_live_providers_against_fakes(tmp_path: Path) -> None:

@@ -9,14 +9,21 @@ Every fake has:
 - `requests`: every request received (method, path, headers, JSON/form/files);
 - `scenario`: "success" (default), "slow", "rate_limit_then_success",
   "server_error", "refused", "malformed_json", "truncated_download", plus
-  provider-specific ones; `pending_polls` tunes how long jobs stay running.
+  provider-specific ones; `pending_polls` tunes how long jobs stay running;
+- fault injection on top of any scenario: `flaky(rate, seed)` makes that
+  share of requests fail with 429, 500, 503 or a hang-then-drop (the request
+  never reaches the handler: nothing is created or charged), and
+  `truncate_next` cuts the next N downloads in half;
+- `RecordedRequest.status`: the HTTP status answered (0: no answer).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import io
 import json
+import random
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -58,6 +65,8 @@ class RecordedRequest:
     files: dict[str, RecordedFile] = field(default_factory=dict)
     part_order: list[str] = field(default_factory=list)  # multipart part names in order
     content_type: str = ""
+    status: int = 0  # the HTTP status answered; 0 while pending or when the connection was dropped
+    fault: str = ""  # the injected fault, if any ("429", "500", "503", "hang")
 
 
 class FakeServer:
@@ -69,6 +78,10 @@ class FakeServer:
         self.pending_polls = 0  # polls answered "still running" before completion
         self.rate_limited_times = 1  # 429s before success in rate_limit_then_success
         self.retry_after = "0.1"  # the Retry-After header value sent with 429s
+        self.flaky_rate = 0.0  # share of requests failed by `flaky()`
+        self.flaky_rng = random.Random(0)
+        self.hang_s = 3.0  # how long a "hang" fault holds the request before dropping it
+        self.truncate_next = 0  # the next N downloads are cut in half (see serve_bytes)
         self.requests: list[RecordedRequest] = []
         self.base_url = ""
         self.root_url = ""
@@ -83,6 +96,11 @@ class FakeServer:
 
     def api_prefix(self) -> str:
         return ""
+
+    def flaky(self, rate: float, seed: int = 0) -> None:
+        """Fail `rate` of all requests (0 turns it off), reproducibly for a seed."""
+        self.flaky_rate = rate
+        self.flaky_rng = random.Random(seed)
 
     async def start(self) -> str:
         self._runner = web.AppRunner(self.app, access_log=None)
@@ -130,7 +148,21 @@ class FakeServer:
                     recorded.form[name] = bytes(data).decode("utf-8", "replace")
         self.requests.append(recorded)
         request[RECORDED] = recorded
-        return await handler(request)
+        if self.flaky_rate and self.flaky_rng.random() < self.flaky_rate:
+            recorded.fault = self.flaky_rng.choice(("429", "500", "503", "hang"))
+            if recorded.fault == "hang":  # a provider that never answers: the client's timeout must act
+                await asyncio.sleep(self.hang_s)
+                if request.transport is not None:
+                    request.transport.close()
+                raise asyncio.CancelledError
+            status = int(recorded.fault)
+            recorded.status = status
+            headers = {"Retry-After": self.retry_after, "retry-after-ms": str(int(float(self.retry_after) * 1000))}
+            return web.json_response({"error": {"message": f"injected fault {status}", "type": "server_error"}},
+                                     status=status, headers=headers if status == 429 else None)
+        response = await handler(request)
+        recorded.status = response.status
+        return response
 
     def count(self, method: str, path_prefix: str) -> int:
         return sum(1 for r in self.requests if r.method == method and r.path.startswith(path_prefix))
@@ -161,7 +193,8 @@ class FakeServer:
         """Serve a file; in "truncated_download" announce more bytes than are sent."""
         response = web.StreamResponse(status=200, headers=headers or {})
         response.content_type = content_type
-        if self.scenario == "truncated_download":
+        if self.scenario == "truncated_download" or self.truncate_next > 0:
+            self.truncate_next = max(0, self.truncate_next - 1)
             response.content_length = len(data) + 5000
             await response.prepare(request)
             await response.write(data[: len(data) // 2])
