@@ -268,7 +268,7 @@ class FakeTelegramServer:
 
     def __init__(
         self,
-        token: str = "123456789:TEST-fake-token_abcdefghijklmnopqrstuv",
+        token: str = "4242:fake-test-token",  # not token-shaped: never mistaken for a real one
         *,
         bot_username: str = "ccbot_test_bot",
         bot_name: str = "CC Test Bot",
