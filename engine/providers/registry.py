@@ -73,25 +73,20 @@ class ProviderRegistry:
 
 
 def offline_registry(delay_s: float = 0.0) -> ProviderRegistry:
-    """Every provider on its offline stand-in: what `make demo` and the tests use."""
-    from engine.providers.offline import (
-        OfflineImageProvider,
-        OfflineLLM,
-        OfflineMusicProvider,
-        OfflineVideoProvider,
-    )
+    """Every provider on its offline stand-in: what `make demo` and the tests use.
 
-    llm = OfflineLLM(delay_s=delay_s)
-    registry = ProviderRegistry(llm_default=llm, llms={"openai": llm})
-    pairs: list[tuple[str, str, MediaProvider]] = [
-        ("openai", "txt2img", OfflineImageProvider("openai", delay_s=delay_s)),
-        ("leonardo", "txt2img", OfflineImageProvider("leonardo", delay_s=delay_s)),
-        ("leonardo", "img2vid", OfflineVideoProvider("leonardo", delay_s=delay_s)),
-        ("openai", "img2vid", OfflineVideoProvider("sora", delay_s=delay_s)),
-        ("elevenlabs", "txt2audio", OfflineMusicProvider("elevenlabs", delay_s=delay_s)),
-    ]
-    for provider, action, impl in pairs:
-        registry.media_providers[(provider, action)] = impl
-        registry.statuses.append(ProviderStatus(provider, action, "offline", "no API key configured"))
-    registry.statuses.insert(0, ProviderStatus("openai", "llm", "offline", "no API key configured"))
-    return registry
+    The no-keys case of `live.build_registry` (one list of provider slots),
+    with keys cleared explicitly so a developer's environment cannot leak in.
+    """
+    from engine.providers.live import build_registry
+    from engine.settings import Settings
+
+    no_keys = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        openai_api_key=None,
+        sora_api_key=None,
+        sora_base_url=None,
+        leonardo_api_key=None,
+        elevenlabs_api_key=None,
+    )
+    return build_registry(no_keys, delay_s=delay_s)
