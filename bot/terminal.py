@@ -7,7 +7,6 @@ one), retry with feedback and jumps. `--auto` plays first choices unattended;
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 import sys
@@ -244,6 +243,3 @@ async def run_demo(engine: Engine, *, auto: bool, resume: bool) -> int:
 
 def stdin_is_tty() -> bool:
     return sys.stdin is not None and sys.stdin.isatty()
-
-
-__all__ = ["run_demo", "TerminalDemo", "stdin_is_tty", "asyncio"]
