@@ -98,7 +98,7 @@ async def serve(kind: str, api_url: str, token: str, data_dir: str, user_ids: st
         from bot.app import build_application, limit_malloc_arenas
         from bot.ui_store import UIStore
         from engine.providers.registry import offline_registry
-        from engine.runner import Engine
+        from engine.api import Engine
         from engine.settings import Settings
 
         limit_malloc_arenas()  # first, as run_bot() does in production

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.protocol import InteractionResponse, MediaDisplay, SelectDisplay, SubActionRequest  # noqa: E402
 from engine.providers.registry import offline_registry  # noqa: E402
-from engine.runner import Engine  # noqa: E402
+from engine.api import Engine  # noqa: E402
 from engine.selection import selectable_items, wire_paths  # noqa: E402
 
 

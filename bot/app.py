@@ -46,7 +46,7 @@ from bot import callbacks, render
 from bot.delivery import send_file
 from bot.render import Button, OutMessage
 from bot.ui_store import UIStore
-from engine.modules.base import InvalidResponse
+from engine.errors import InvalidResponse
 from engine.protocol import (
     EngineEvent,
     InteractionRequest,
@@ -57,7 +57,8 @@ from engine.protocol import (
     SubActionRequest,
     TextInputDisplay,
 )
-from engine.runner import Engine, EngineError, StaleInteraction
+from engine.api import Engine
+from engine.errors import EngineError, StaleInteraction
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -227,7 +228,7 @@ class CCBot:
         if view is None:
             await update.effective_chat.send_message("No video in progress. /new starts one; /history shows finished ones.")
             return
-        text = render.render_status(self.engine.status_fields(view.run_id), view.current_step_name or "")
+        text = render.render_status(await self.engine.status_fields(view.run_id), view.current_step_name or "")
         text += f"\n💰 Spent so far: <b>{render.esc(view.spent)}</b>"
         if view.error:
             text += f"\n⚠️ {render.esc(view.error)}"
@@ -357,7 +358,7 @@ class CCBot:
             return
         view = await self.engine.get_run(run_id)
         step = view.current_step_name or ("Finished 🎉" if view.status.value == "completed" else view.status.value)
-        text = render.render_status(self.engine.status_fields(run_id), step)
+        text = render.render_status(await self.engine.status_fields(run_id), step)
         if self._status_texts.get(run_id) == text:  # unchanged: an edit would only spend the rate limit
             return
         message_id = await self.ui.status_message(run_id)

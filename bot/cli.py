@@ -21,8 +21,9 @@ def configure_logging(settings: Settings, quiet: bool = False) -> None:
 
 
 async def open_engine(settings: Settings, workflow: Path | None = None):  # -> Engine
+    from engine.api import Engine
+    from engine.catalogue import discover_workflows
     from engine.providers.live import build_registry
-    from engine.runner import Engine, discover_workflows
 
     registry = build_registry(settings)
     registry.log_summary()

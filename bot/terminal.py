@@ -24,8 +24,9 @@ from engine.protocol import (
     SubActionRequest,
     TextInputDisplay,
 )
-from engine.runner import Engine, EngineError
-from engine.modules.base import InvalidResponse
+from engine.api import Engine
+from engine.errors import EngineError
+from engine.errors import InvalidResponse
 from engine.selection import selectable_items, wire_paths
 
 OWNER = "terminal"

@@ -9,6 +9,7 @@ module, all at once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,7 @@ class WorkflowDef(BaseModel):
     status_display: dict[str, Any] = Field(default_factory=dict)
     steps: list[StepDef]
     root: str = ""
+    fingerprint: str = ""  # a hash of everything loaded: a run records the one it started with
 
     def step_index(self, step_id: str) -> int:
         for i, step in enumerate(self.steps):
@@ -217,7 +219,15 @@ def load_workflow(path: str | Path, known_modules: dict[str, Any] | None = None)
     problems = validate_workflow(workflow, known_modules)
     if problems:
         raise WorkflowError(problems)
+    workflow.fingerprint = fingerprint(workflow)
     return workflow
+
+
+def fingerprint(workflow: WorkflowDef) -> str:
+    """16 hex chars naming this exact definition (prompts, schemas, steps)."""
+    content = workflow.model_dump(mode="json", exclude={"root", "fingerprint"})
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _pydantic_problem(exc: ValidationError, steps: list[dict[str, Any]]) -> str:

@@ -1,7 +1,7 @@
 """Durable generation jobs: submit once, record the id, poll, download.
 
 Order of events for one job, each written before the next step happens:
-    job_created   (the request; nothing paid yet)
+    job_created   (the request; nothing paid yet; written by the engine)
     job_submitted (the provider's job id: written before any polling)
     job_progress  (throttled: only when the progress moves a quarter)
     job_completed (the downloaded files) | job_failed | job_cancelled
@@ -10,6 +10,10 @@ After a restart, a job with `job_submitted` is polled again by its id, never
 submitted again. A job with only `job_created` may or may not have reached
 the provider; it is marked failed rather than resubmitted, so a crash can
 never pay twice for one click.
+
+One lock rule: a job task writes only through `RunLog.hold`, one write at a
+time; what the engine asks of the runner while it holds a run (`resume`,
+`cancel`) comes back as events for the engine to append.
 """
 
 from __future__ import annotations
@@ -18,18 +22,14 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.ids import new_id
-from engine.modules.base import InvalidResponse
-from engine.modules.media import build_panels, generation_request
-from engine.protocol import JobView, SubActionRequest
 from engine.providers.base import FetchedFile, GenerationRequest, JobStatus, MediaProvider, ProviderError
+from engine.runlog import RunLog
+from engine.services import Services
 from engine.state import JobRecord, RunState
 from engine.store import JobChange, NewEvent
-
-if TYPE_CHECKING:
-    from engine.runner import Engine
 
 log = logging.getLogger(__name__)
 
@@ -41,77 +41,75 @@ INTERRUPTED = (
     "The generation was interrupted before the provider confirmed it. "
     "It was not sent again automatically, so you are not charged twice: tap Generate to try again."
 )
+_FINAL_STATUS = {"job_completed": "completed", "job_failed": "failed"}
+
+
+def same_request(run: RunState, interaction_id: str, request_key: str | None) -> tuple[JobRecord | None, str | None]:
+    """Idempotency for one button: (the live job it already started, or None;
+    the request key a deliberate new try should carry)."""
+    if not request_key:
+        return None, None
+    same = [j for j in run.jobs.values() if j.interaction_id == interaction_id
+            and (j.request_key or "").split(RETRY_MARK)[0] == request_key]
+    if same and same[-1].status not in ("failed", "cancelled"):
+        return same[-1], request_key  # a double tap: the same job, not a second payment
+    if same:  # the same button again after its job failed: a deliberate new try, a new job
+        return None, f"{request_key}{RETRY_MARK}{len(same) + 1}"
+    return None, request_key
+
+
+def job_created_event(job: JobRecord, step_id: str, module_name: str) -> NewEvent:
+    return NewEvent("job_created", {
+        "job_id": job.job_id, "interaction_id": job.interaction_id, "prompt_key": job.prompt_key,
+        "provider": job.provider, "action_type": job.action_type, "request": job.request, "params": job.params,
+        "request_key": job.request_key, "cost_label": job.cost_label,
+    }, step_id, module_name)
 
 
 class JobRunner:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, runlog: RunLog, services: Services) -> None:
+        self.runlog = runlog
+        self.services = services
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.run_of: dict[str, str] = {}  # job id -> run id
 
-    # ------------------------------------------------------------ create
-    async def create(self, run: RunState, request: SubActionRequest) -> JobRecord:
-        """Record a new job for the pending media interaction (run lock held)."""
-        pending = run.pending or {}
-        if request.request_key:
-            same = [j for j in run.jobs.values() if j.interaction_id == request.interaction_id
-                    and (j.request_key or "").split(RETRY_MARK)[0] == request.request_key]
-            if same and same[-1].status not in ("failed", "cancelled"):
-                return same[-1]  # a double tap: the same job, not a second payment
-            if same:  # the same button again after its job failed: a deliberate new try, a new job
-                request = request.model_copy(update={"request_key": f"{request.request_key}{RETRY_MARK}{len(same) + 1}"})
-        workflow = self.engine.workflow_of(run)
-        module = workflow.steps[pending["step_index"]].modules[pending["module_index"]]
-        actions = module.sub_actions or []
-        action = next((a for a in actions if a.id == request.action_id), None)
-        if action is None:
-            raise InvalidResponse(f"unknown action '{request.action_id}'")
-        display = pending["request"]["display_data"]
-        registry = self.engine.services.providers
-        panels = {p.prompt_key: p for p in build_panels(display.get("data"), display.get("schema"),
-                                                         action.action_type, registry)}
-        panel = panels.get(request.prompt_key)
-        if panel is None:
-            raise InvalidResponse("unknown provider panel")
-        if panel.availability == "unavailable":
-            raise InvalidResponse(f"{panel.label} is not available: {panel.note}")
-        gen = generation_request(panel, request.params, action.action_type, display.get("source_image"))
-        provider = registry.media(panel.provider, action.action_type)
-        assert provider is not None
-        try:
-            provider.validate(gen)
-        except ProviderError as exc:
-            raise InvalidResponse(exc.user_message) from None
-        cost = provider.estimate_cost(gen)
-        job_id = new_id("job")
-        await self.engine.append(
-            run,
-            [NewEvent("job_created", {
-                "job_id": job_id, "interaction_id": request.interaction_id, "prompt_key": panel.prompt_key,
-                "provider": panel.provider, "action_type": action.action_type,
-                "request": gen.model_dump(mode="json"), "params": gen.params,
-                "request_key": request.request_key, "cost_label": cost.label(),
-            }, pending["request"]["step_id"], module.name)],
-            jobs=[JobChange(job_id, request.interaction_id, "created", request.request_key)],
-        )
-        await self.engine.notify(run, "job_created", {"job_id": job_id, "prompt_key": panel.prompt_key})
-        return run.jobs[job_id]
-
+    # ------------------------------------------------------- engine calls
     def spawn(self, run_id: str, job_id: str, *, submitted: bool = False) -> None:
         if job_id in self.tasks and not self.tasks[job_id].done():
             return
         task = asyncio.create_task(self._run(run_id, job_id, submitted), name=f"job {job_id}")
         self.tasks[job_id] = task
         self.run_of[job_id] = run_id
-        task.add_done_callback(lambda _t, j=job_id: self.tasks.pop(j, None))
+        task.add_done_callback(lambda _t, j=job_id: (self.tasks.pop(j, None), self.run_of.pop(j, None)))
 
-    async def resume(self, run: RunState) -> None:
-        """On start-up (run lock held): poll what was submitted, fail what was not confirmed."""
-        for job in list(run.jobs.values()):
+    def resume(self, run: RunState) -> list[NewEvent]:
+        """After a restart (run held): poll again what was submitted; what was
+        not confirmed comes back as failures, never as a second submission."""
+        events = []
+        for job in run.jobs.values():
             if job.status in IN_FLIGHT:
                 self.spawn(run.run_id, job.job_id, submitted=True)
             elif job.status == "created" and job.job_id not in self.tasks:
-                await self._finish(run, job, "job_failed", {"error": INTERRUPTED, "retryable": True}, locked=True)
+                events.append(NewEvent("job_failed", {"job_id": job.job_id, "error": INTERRUPTED, "retryable": True}))
+        return events
+
+    async def cancel(self, run: RunState) -> list[NewEvent]:
+        """Stop the run's jobs (run held); the cancellations come back as events."""
+        events = []
+        for job in run.jobs.values():
+            if job.status not in ("created", *IN_FLIGHT):
+                continue
+            task = self.tasks.pop(job.job_id, None)
+            if task:
+                task.cancel()
+            provider = self.services.providers.media(job.provider, job.action_type)
+            if provider and job.provider_job_id:
+                try:
+                    await provider.cancel(job.provider_job_id, job.provider_data)
+                except Exception:  # best effort: the provider may have no cancel
+                    log.info("provider could not cancel job %s", job.job_id)
+            events.append(NewEvent("job_cancelled", {"job_id": job.job_id, "interaction_id": job.interaction_id}))
+        return events
 
     async def wait_idle(self, run_id: str | None = None, timeout: float = 60) -> None:
         """Wait until the run's jobs (or all jobs) have finished. For tests and the demo."""
@@ -131,76 +129,49 @@ class JobRunner:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def cancel_run_jobs(self, run: RunState) -> list[NewEvent]:
-        events = []
-        for job in run.jobs.values():
-            if job.status not in ("created", *IN_FLIGHT):
-                continue
-            task = self.tasks.pop(job.job_id, None)
-            if task:
-                task.cancel()
-            provider = self.engine.services.providers.media(job.provider, job.action_type)
-            if provider and job.provider_job_id:
-                try:
-                    await provider.cancel(job.provider_job_id, job.provider_data)
-                except Exception:  # best effort: the provider may have no cancel
-                    log.info("provider could not cancel job %s", job.job_id)
-            events.append(NewEvent("job_cancelled", {"job_id": job.job_id, "interaction_id": job.interaction_id}))
-        return events
-
-    def view(self, job: JobRecord) -> JobView:
-        status = job.status if job.status in ("created", "submitted", "running", "completed", "failed",
-                                              "cancelled") else "running"
-        return JobView(
-            job_id=job.job_id, interaction_id=job.interaction_id, prompt_key=job.prompt_key,
-            provider=job.provider, action_type=job.action_type, status=status,  # type: ignore[arg-type]
-            progress=job.progress, message=job.message, error=job.error, retryable_error=job.retryable_error,
-            cost=job.cost_label, params=job.params, content_ids=list(job.content_ids),
-        )
-
     # ------------------------------------------------------------ running
     async def _run(self, run_id: str, job_id: str, submitted: bool) -> None:
-        engine = self.engine
-        run = await engine.load(run_id)
+        run = await self.runlog.load(run_id)
         job = run.jobs.get(job_id)
         if job is None:
             return
-        provider = engine.services.providers.media(job.provider, job.action_type)
-        out_dir = engine.services.run_dir(run.owner, run.run_id) / job_id
+        provider = self.services.providers.media(job.provider, job.action_type)
+        out_dir = self.services.run_dir(run.owner, run_id) / job_id
         try:
             if provider is None:
                 raise ProviderError("This provider is no longer configured.", kind="unavailable")
-            request = GenerationRequest.model_validate(job.request)
             if not submitted:
-                await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-                result = await provider.submit(request, out_dir)
-                await self._record(run, [NewEvent("job_submitted", {
-                    "job_id": job_id, "provider_job_id": result.job_id, "provider_data": result.provider_data,
-                    "cost_usd": result.cost.usd, "cost_credits": result.cost.credits,
-                    "cost_label": result.cost.label() if not result.cost.is_free else job.cost_label,
-                })], JobChange(job_id, job.interaction_id, "submitted"))
-            status = await self._poll_until_done(run, job, provider)
+                job = await self._submit(run_id, job, provider, out_dir)
+            status = await self._poll_until_done(run_id, job, provider)
             if status.state == "failed":
-                await self._finish(run, job, "job_failed",
+                await self._finish(run_id, job, "job_failed",
                                    {"error": status.error or "The provider could not make this one.", "retryable": True})
                 return
             files = await self._fetch(job, provider, status, out_dir)
-            contents = [self._content(job, f) for f in files]
-            await self._finish(run, job, "job_completed", {"contents": contents})
+            await self._finish(run_id, job, "job_completed", {"contents": [self._content(job, f) for f in files]})
         except asyncio.CancelledError:
             raise
         except ProviderError as exc:
             log.warning("job %s failed: %s", job_id, exc)
-            await self._finish(run, job, "job_failed", {"error": exc.user_message, "retryable": exc.retryable})
+            await self._finish(run_id, job, "job_failed", {"error": exc.user_message, "retryable": exc.retryable})
         except Exception as exc:  # never let a job die silently
             log.exception("job %s crashed", job_id)
-            await self._finish(run, job, "job_failed",
+            await self._finish(run_id, job, "job_failed",
                                {"error": "Something went wrong while making this. Please try again.",
                                 "retryable": True, "detail": type(exc).__name__})
 
-    async def _poll_until_done(self, run: RunState, job: JobRecord, provider: MediaProvider) -> JobStatus:
+    async def _submit(self, run_id: str, job: JobRecord, provider: MediaProvider, out_dir: Path) -> JobRecord:
+        await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
+        result = await provider.submit(GenerationRequest.model_validate(job.request), out_dir)
+        return await self._record(run_id, [NewEvent("job_submitted", {
+            "job_id": job.job_id, "provider_job_id": result.job_id, "provider_data": result.provider_data,
+            "cost_usd": result.cost.usd, "cost_credits": result.cost.credits,
+            "cost_label": result.cost.label() if not result.cost.is_free else job.cost_label,
+        })], JobChange(job.job_id, job.interaction_id, "submitted")) or job
+
+    async def _poll_until_done(self, run_id: str, job: JobRecord, provider: MediaProvider) -> JobStatus:
         started = time.monotonic()
-        scale = self.engine.services.poll_scale
+        scale = self.services.poll_scale
         reported_bucket = -1
         errors = 0
         while True:
@@ -217,10 +188,10 @@ class JobRunner:
             bucket = int((status.progress or 0) // 25)
             if bucket != reported_bucket:  # persist a quarter step, notify every poll
                 reported_bucket = bucket
-                await self._record(run, [NewEvent("job_progress", {
+                await self._record(run_id, [NewEvent("job_progress", {
                     "job_id": job.job_id, "progress": status.progress, "message": status.message})],
                     JobChange(job.job_id, job.interaction_id, "running"))
-            await self.engine.notify(run, "job_progress", {
+            await self._notify(run_id, "job_progress", {
                 "job_id": job.job_id, "progress": status.progress, "message": status.message,
                 "prompt_key": job.prompt_key, "provider": job.provider})
             if time.monotonic() - started > provider.timeout_s:
@@ -240,7 +211,7 @@ class JobRunner:
                 if not exc.retryable or attempt == FETCH_ATTEMPTS:
                     raise
                 log.info("download for job %s failed (attempt %d): %s", job.job_id, attempt, exc)
-                await asyncio.sleep(0.5 * attempt * self.engine.services.poll_scale)
+                await asyncio.sleep(0.5 * attempt * self.services.poll_scale)
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -252,17 +223,17 @@ class JobRunner:
             "duration_s": file.duration_s,
         }
 
-    async def _record(self, run: RunState, events: list[NewEvent], change: JobChange) -> None:
-        async with self.engine.lock(run.run_id):
-            await self.engine.append(run, events, jobs=[change])
+    async def _record(self, run_id: str, events: list[NewEvent], change: JobChange) -> JobRecord | None:
+        """Write under the run's lock; the job as the log now has it."""
+        async with self.runlog.hold(run_id) as run:
+            await self.runlog.append(run, events, jobs=[change])
+            return run.jobs.get(change.job_id)
 
-    async def _finish(self, run: RunState, job: JobRecord, kind: str, data: dict[str, Any], locked: bool = False) -> None:
-        status = {"job_completed": "completed", "job_failed": "failed"}[kind]
-        event = NewEvent(kind, {"job_id": job.job_id, **data})
-        change = JobChange(job.job_id, job.interaction_id, status)
-        if locked:
-            await self.engine.append(run, [event], jobs=[change])
-        else:
-            await self._record(run, [event], change)
-        await self.engine.notify(run, kind, {"job_id": job.job_id, "prompt_key": job.prompt_key,
-                                             "provider": job.provider, **{k: v for k, v in data.items() if k != "detail"}})
+    async def _finish(self, run_id: str, job: JobRecord, kind: str, data: dict[str, Any]) -> None:
+        await self._record(run_id, [NewEvent(kind, {"job_id": job.job_id, **data})],
+                           JobChange(job.job_id, job.interaction_id, _FINAL_STATUS[kind]))
+        await self._notify(run_id, kind, {"job_id": job.job_id, "prompt_key": job.prompt_key, "provider": job.provider,
+                                          **{k: v for k, v in data.items() if k != "detail"}})
+
+    async def _notify(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
+        await self.runlog.notify(await self.runlog.load(run_id), kind, data)

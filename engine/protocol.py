@@ -237,6 +237,7 @@ class RunView(BaseModel):
     error: str | None = None  # the last module error, readable by a person
     error_options: list[dict[str, str]] = Field(default_factory=list)  # recovery choices: {id, label}
     spent: str = "free"  # money recorded for this run so far
+    origin: dict[str, Any] = Field(default_factory=dict)  # what the front end gave start_run, untouched
 
 
 class EngineEvent(BaseModel):
@@ -244,5 +245,6 @@ class EngineEvent(BaseModel):
 
     run_id: str
     owner: str
+    origin: dict[str, Any] = Field(default_factory=dict)  # the run's front-end address (start_run)
     type: str  # job_progress, job_completed, job_failed, file_ready, run_completed, ...
     data: dict[str, Any] = Field(default_factory=dict)

@@ -16,7 +16,7 @@ from engine.protocol import (
 )
 from engine.providers.base import LLMMessage, LLMRequest
 from engine.providers.offline import OfflineLLM
-from engine.runner import Engine
+from engine.api import Engine
 from engine.selection import selectable_items, wire_paths
 
 

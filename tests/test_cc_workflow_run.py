@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from engine.protocol import InteractionResponse, SelectDisplay, SubActionRequest
 from engine.providers.base import LLMRequest, LLMResult
 from engine.providers.registry import offline_registry
-from engine.runner import Engine
+from engine.api import Engine
 from tests.players import play_first_choices
 
 CC = Path(__file__).resolve().parents[1] / "workflows" / "cc"

@@ -15,7 +15,7 @@ from typing import Any
 from engine.media.ffmpeg import probe
 from engine.protocol import InteractionResponse
 from engine.providers.registry import offline_registry
-from engine.runner import Engine
+from engine.api import Engine
 from tests.players import play_first_choices
 
 CC = Path(__file__).resolve().parents[1] / "workflows" / "cc"

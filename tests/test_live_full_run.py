@@ -16,7 +16,7 @@ from engine.media.ffmpeg import probe
 from engine.protocol import MediaDisplay
 from engine.providers.http import RetryPolicy
 from engine.providers.live import aclose_registry, build_registry
-from engine.runner import Engine
+from engine.api import Engine
 from engine.settings import Settings
 from tests.players import offline_answer, play_first_choices
 from tests.fakes.elevenlabs_server import FakeElevenLabs

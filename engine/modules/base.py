@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.definitions import ModuleDef, StepDef, WorkflowDef
-from engine.protocol import DisplayData, InteractionResponse, InteractionType
-from engine.providers.base import LLMMessage
+from engine.errors import InvalidResponse
+from engine.protocol import DisplayData, InteractionRequest, InteractionResponse, InteractionType, SubActionRequest
+from engine.state import JobRecord, RunState
 from engine.store import NewEvent
 from engine.templating import TemplateEngine
 
 if TYPE_CHECKING:
     from engine.services import Services
-    from engine.state import RunState
+
+__all__ = ["InvalidResponse", "Module", "ModuleContext", "ModuleFailure", "RequestSpec", "require_inputs"]
 
 
 class ModuleFailure(Exception):
@@ -47,10 +49,6 @@ class ModuleFailure(Exception):
         self.options = options or []
 
 
-class InvalidResponse(Exception):
-    """An answer that does not fit the pending question; nothing is applied."""
-
-
 @dataclass
 class ModuleContext:
     services: Services
@@ -62,8 +60,9 @@ class ModuleContext:
     module_index: int
     # the module's own interaction_requested data, on the response path only
     current_interaction: dict[str, Any] | None = None
-    # transient retry history for api.llm (earlier answers + user feedback)
-    feedback_messages: list[LLMMessage] = field(default_factory=list)
+    # when this run is a retry of this module: its earlier answers in this
+    # lineage, each with the feedback given after it ({"answer", "feedback"})
+    earlier_answers: list[dict[str, Any]] = field(default_factory=list)
     # extra events the module wants in the log (e.g. llm_call usage and cost)
     emitted: list[NewEvent] = field(default_factory=list)
     # the recovery option a person chose after this module's last failure
@@ -124,6 +123,11 @@ class RequestSpec:
 
 
 class Module(ABC):
+    """A module type. Besides running, it may hook into three engine paths:
+    `answer_text` (what a retry shows it of an earlier answer), `live_request`
+    (the pending question with what changed since it was asked) and
+    `create_job` (a paid generation started from its question)."""
+
     module_id: str = ""
     interactive: bool = False
     id_prefix: str = "int"
@@ -131,6 +135,18 @@ class Module(ABC):
     def check_config(self, module: ModuleDef) -> list[str]:
         """Load-time problems with this module's configuration."""
         return []
+
+    def answer_text(self, outputs: dict[str, Any]) -> str | None:
+        """What a later retry of this module is shown of these outputs (None: nothing)."""
+        return None
+
+    def live_request(self, request: InteractionRequest, run: RunState) -> InteractionRequest:
+        """The pending request as front ends should see it now."""
+        return request
+
+    def create_job(self, request: SubActionRequest, ctx: ModuleContext) -> JobRecord:
+        """A new generation job for the pending question (not yet written)."""
+        raise InvalidResponse("this step has no actions")
 
     async def execute(self, inputs: dict[str, Any], ctx: ModuleContext) -> dict[str, Any]:
         raise NotImplementedError(f"{self.module_id} is interactive")

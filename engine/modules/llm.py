@@ -25,6 +25,7 @@ from engine.store import NewEvent
 log = logging.getLogger(__name__)
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(?P<body>.*?)\s*```\s*$", re.DOTALL)
+FEEDBACK_PREFIX = "FEEDBACK FROM USER: "
 REPAIR_PROMPT = (
     "Your previous answer did not match the required JSON schema: {errors}. "
     "Answer again with only the JSON object, matching the schema exactly."
@@ -73,11 +74,25 @@ def schema_errors(schema: dict[str, Any], value: Any) -> list[str]:
     return [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message[:200]}" for e in errors[:8]]
 
 
+def feedback_messages(earlier: list[dict[str, Any]]) -> list[LLMMessage]:
+    """A retry's history (cc-workflow.md §1.9): each earlier answer as the
+    assistant's, then the feedback given after it as the person's."""
+    messages = []
+    for entry in earlier:
+        messages.append(LLMMessage(role="assistant", text=str(entry.get("answer", ""))))
+        if entry.get("feedback"):
+            messages.append(LLMMessage(role="user", text=FEEDBACK_PREFIX + str(entry["feedback"])))
+    return messages
+
+
 class LLMModule(Module):
     module_id = "api.llm"
 
     def check_config(self, module: ModuleDef) -> list[str]:
         return require_inputs(module, "input")
+
+    def answer_text(self, outputs: dict[str, Any]) -> str | None:
+        return str(outputs.get("response_text", ""))
 
     async def execute(self, inputs: dict[str, Any], ctx: ModuleContext) -> dict[str, Any]:
         messages = parts_to_messages(inputs.get("system"), "system")
@@ -90,7 +105,7 @@ class LLMModule(Module):
                         retryable=False,
                         detail=f"image not found: {message.image_path}",
                     )
-        messages += ctx.feedback_messages
+        messages += feedback_messages(ctx.earlier_answers)
         schema = inputs.get("output_schema") if isinstance(inputs.get("output_schema"), dict) else None
         metadata = dict(inputs.get("metadata") or {})
         metadata.setdefault("step_id", ctx.step_id)

@@ -12,20 +12,23 @@ from __future__ import annotations
 from typing import Any
 
 from engine.definitions import ModuleDef
+from engine.ids import new_id
 from engine.modules.base import InvalidResponse, Module, ModuleContext, RequestSpec, require_inputs
 from engine.protocol import (
     ContentItem,
     Generation,
+    InteractionRequest,
     InteractionResponse,
     InteractionType,
     MediaDisplay,
     MediaPanel,
     ParamField,
+    SubActionRequest,
 )
 from engine.providers.base import GenerationRequest, ProviderError
 from engine.providers.registry import ProviderRegistry
 from engine.selection import ux
-from engine.state import RunState, get_path
+from engine.state import JobRecord, RunState, get_path
 
 PANEL_KINDS = ("tab.media", "media")
 PROMPT_KEYS = ("prompt", "positive_prompt", "natural_prompt", "tag_prompt", "text")
@@ -248,3 +251,40 @@ class MediaGenerateModule(Module):
         selected = item.model_dump()
         generations = {k: [g.model_dump() for g in v] for k, v in generations_for(ctx.run, interaction_id).items()}
         return {"selected_content_id": content_id, "selected_content": selected, "generations": generations}
+
+    def live_request(self, request: InteractionRequest, run: RunState) -> InteractionRequest:
+        """The generations and jobs so far: they change while the question is open."""
+        display = request.display_data
+        if isinstance(display, MediaDisplay):
+            display.generations = generations_for(run, request.interaction_id)
+            display.jobs = [job.view() for job in run.jobs.values() if job.interaction_id == request.interaction_id]
+        return request
+
+    def create_job(self, request: SubActionRequest, ctx: ModuleContext) -> JobRecord:
+        """A generation on one provider panel, with the person's parameter changes,
+        validated and priced (nothing is sent to the provider here)."""
+        actions = ctx.module.sub_actions or []
+        action = next((a for a in actions if a.id == request.action_id), None)
+        if action is None:
+            raise InvalidResponse(f"unknown action '{request.action_id}'")
+        display = (ctx.current_interaction or {})["request"]["display_data"]
+        registry = ctx.services.providers
+        panels = {p.prompt_key: p for p in build_panels(display.get("data"), display.get("schema"),
+                                                         action.action_type, registry)}
+        panel = panels.get(request.prompt_key)
+        if panel is None:
+            raise InvalidResponse("unknown provider panel")
+        if panel.availability == "unavailable":
+            raise InvalidResponse(f"{panel.label} is not available: {panel.note}")
+        gen = generation_request(panel, request.params, action.action_type, display.get("source_image"))
+        provider = registry.media(panel.provider, action.action_type)
+        assert provider is not None
+        try:
+            provider.validate(gen)
+        except ProviderError as exc:
+            raise InvalidResponse(exc.user_message) from None
+        return JobRecord(
+            job_id=new_id("job"), interaction_id=request.interaction_id, prompt_key=panel.prompt_key,
+            provider=panel.provider, action_type=action.action_type, request=gen.model_dump(mode="json"),
+            params=gen.params, request_key=request.request_key, cost_label=provider.estimate_cost(gen).label(),
+        )

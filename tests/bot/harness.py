@@ -27,7 +27,7 @@ from engine.providers.base import (
     SubmitResult,
 )
 from engine.providers.registry import ProviderRegistry, offline_registry
-from engine.runner import Engine
+from engine.api import Engine
 from engine.settings import Settings
 from tests.fakes.telegram_server import FakeTelegramServer
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.app import owner_of
-from engine.runner import FEEDBACK_PREFIX
+from engine.modules.llm import FEEDBACK_PREFIX
 from tests.bot.harness import (
     ALICE,
     cc_to_scenes,

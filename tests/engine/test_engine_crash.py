@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.protocol import InteractionResponse, SubActionRequest
-from engine.runner import Engine
-from engine.store import Store
+from engine.api import Engine
+from engine.store import SQLiteStore
 from tests.conftest import MINI, CountingImages, ScriptedLLM, scripted_registry
 
 
@@ -20,7 +20,7 @@ class Crash(BaseException):
     pass
 
 
-class CrashingStore(Store):
+class CrashingStore(SQLiteStore):
     crash_after: int | None = None
     appends = 0
     crashed = False
@@ -43,15 +43,10 @@ ANSWERS = {
 
 
 async def open_engine(data_dir: Path, images: CountingImages) -> Engine:
-    engine = await Engine.open(
-        db_path=data_dir / "ccbot.sqlite3", media_root=data_dir / "media",
+    return await Engine.open(
+        store=await CrashingStore.open(data_dir / "ccbot.sqlite3"), media_root=data_dir / "media",
         providers=scripted_registry(ScriptedLLM(), images), workflow_dirs=[MINI], poll_scale=0.01,
     )
-    # swap in the crashing store on the same file
-    path = engine.services.store.path
-    await engine.services.store.close()
-    engine.services.store = await CrashingStore.open(path)
-    return engine
 
 
 async def step(engine: Engine, run_id: str) -> bool:

@@ -8,7 +8,8 @@ import pytest
 
 from engine.modules.base import InvalidResponse
 from engine.protocol import InteractionResponse, InteractionType, SubActionRequest
-from engine.runner import Engine, NotOwner, StaleInteraction
+from engine.api import Engine
+from engine.errors import NotOwner, StaleInteraction
 from tests.conftest import MINI, CountingImages, ScriptedLLM, scripted_registry
 
 
@@ -224,5 +225,5 @@ async def test_status_display_renders_from_state(env) -> None:
     engine, _, _ = env
     view = await engine.start_run("alice", "mini")
     await answer(engine, view.run_id, selected_indices=[1])
-    rows = engine.status_fields(view.run_id)
+    rows = await engine.status_fields(view.run_id)
     assert rows == [[("Pet", "Dog")], [("Step", "Step 1: Pick")]]

@@ -16,7 +16,7 @@ optional, read from the environment:
                              (a provider that hangs is given up on quickly)
     RESILIENCE_OFFLINE       "1": offline providers (no provider servers)
     RESILIENCE_OFFLINE_DELAY offline providers' simulated latency (s)
-    CCBOT_FAULT_KILL_AFTER   see engine/faults.py
+    CCBOT_FAULT_KILL_AFTER   see tests/resilience/faults.py (installed as the store's commit hook)
 
 On a clean stop (SIGTERM/SIGINT) it writes `proc_stats.json` (peak RSS, CPU)
 into the data dir.
@@ -38,8 +38,9 @@ def main() -> int:
     from engine.providers.http import RetryPolicy
     from engine.providers.live import aclose_registry, build_registry
     from engine.providers.registry import offline_registry
-    from engine.runner import Engine
+    from engine.api import Engine
     from engine.settings import Settings
+    from tests.resilience.faults import ENV, kill_after
 
     settings = Settings(_env_file=None)
     configure_logging(settings)
@@ -71,6 +72,7 @@ def main() -> int:
         workflow_dirs=[Path(workflow)] if workflow else None,
         poll_scale=float(env.get("RESILIENCE_POLL_SCALE", "1") or 1),
     ))
+    engine.services.store.after_commit = kill_after(env.get(ENV))
     ui = loop.run_until_complete(UIStore.open(settings.db_path))
     app, _ = build_application(settings, engine, ui)
     try:

@@ -36,8 +36,10 @@ from bot.app import callback_secret, owner_of
 from engine.definitions import WorkflowDef, load_workflow
 from engine.modules import default_modules
 from engine.settings import Settings
-from engine.state import RunState, replay
-from engine.store import Event, _loads
+from engine.fold import Fold
+from engine.state import RunState
+from engine.store import Event
+from engine.store.records import loads
 from tests.fakes.elevenlabs_server import FakeElevenLabs
 from tests.fakes.leonardo_server import FakeLeonardo
 from tests.fakes.openai_server import FakeOpenAI
@@ -285,8 +287,8 @@ class RunReader:
             return cached
         rows = con.execute("SELECT seq, run_id, type, step_id, module_name, data, created_at FROM events"
                            " WHERE run_id=? ORDER BY seq", (run_id,)).fetchall()
-        events = [Event(r[0], r[1], r[2], r[3], r[4], _loads(r[5]), r[6]) for r in rows]
-        result = (last, replay(self.workflow, events), events)
+        events = [Event(r[0], r[1], r[2], r[3], r[4], loads(r[5]), r[6]) for r in rows]
+        result = (last, Fold(self.workflow, lambda _module, _outputs: None).replay(events), events)
         self._cache[run_id] = result
         return result
 

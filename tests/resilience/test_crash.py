@@ -1,7 +1,7 @@
 """Kill the bot process (a real SIGKILL) right after an event is committed,
 start it again on the same files, and finish the run by tapping buttons.
 
-The fault hook (engine/faults.py, test-only) kills the process right after
+The fault hook (tests/resilience/faults.py, installed by the test's bot process) kills the process right after
 the append that writes the chosen event. The fake Telegram and provider
 servers live in the test process and outlive every bot process, so they see
 what the world would see: every tap, every message and file sent, every paid

@@ -1,0 +1,221 @@
+"""The Engine: the one object every front end talks to.
+
+It checks who may do what, holds the run (`RunLog.hold`) for every change,
+and hands back a `RunView`. The work is done by the rooms it wires up: the
+run log (events, state, locks), the run loop (modules), the job runner
+(paid generations) and the views.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from engine.catalogue import load_catalogue
+from engine.definitions import ModuleDef, WorkflowDef
+from engine.errors import EngineError, InvalidResponse, NotOwner, RunNotActive, StaleInteraction
+from engine.ids import new_id
+from engine.jobs import JobRunner, job_created_event, same_request
+from engine.modules import default_modules
+from engine.modules.base import Module
+from engine.protocol import InteractionResponse, JobView, RunView, SubActionRequest
+from engine.providers.registry import ProviderRegistry
+from engine.runlog import Listener, RunLog
+from engine.runner import RunLoop
+from engine.services import Services
+from engine.state import RunState
+from engine.store import JobChange, NewEvent, Store, open_store
+from engine.templating import TemplateEngine
+from engine.views import run_view, status_fields
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    def __init__(self, services: Services, workflows: dict[str, WorkflowDef],
+                 modules: dict[str, Module] | None = None, default_workflow: str | None = None) -> None:
+        self.services = services
+        self.workflows = workflows
+        self.modules = modules or default_modules()
+        self.runlog = RunLog(services.store, workflows, self._answer_text)
+        self.loop = RunLoop(self.runlog, services, self.modules)
+        self.jobs = JobRunner(self.runlog, services)
+        if default_workflow is not None and default_workflow not in workflows:
+            raise EngineError(f"the default workflow '{default_workflow}' is not installed")
+        self.default_workflow_id = default_workflow or sorted(workflows)[0]
+
+    @classmethod
+    async def open(
+        cls,
+        *,
+        db_path: str | Path | None = None,
+        store: Store | None = None,
+        media_root: str | Path,
+        providers: ProviderRegistry,
+        workflow_dirs: list[Path] | None = None,
+        poll_scale: float = 1.0,
+        default_workflow: str | None = None,
+    ) -> Engine:
+        """An engine on `store` (shared with the front end), or on its own SQLite file at `db_path`."""
+        modules = default_modules()
+        workflows = load_catalogue(workflow_dirs, modules)
+        if store is None:
+            if db_path is None:
+                raise EngineError("the engine needs a store or a db_path")
+            store = await open_store(db_path)
+        services = Services(store=store, providers=providers, templates=TemplateEngine(),
+                            media_root=Path(media_root).resolve(), poll_scale=poll_scale)
+        return cls(services, workflows, modules, default_workflow)
+
+    async def close(self) -> None:
+        await self.jobs.shutdown()
+        await self.services.store.close()
+
+    def subscribe(self, listener: Listener) -> None:
+        self.runlog.subscribe(listener)
+
+    def _answer_text(self, module: ModuleDef, outputs: dict[str, Any]) -> str | None:
+        impl = self.modules.get(module.module_id)
+        return impl.answer_text(outputs) if impl is not None else None
+
+    # ------------------------------------------------------------- reading
+    async def _owned(self, run_id: str, owner: str | None) -> RunState:
+        run = await self.runlog.load(run_id)
+        if owner is not None and run.owner != owner:
+            raise NotOwner("That run belongs to someone else.")
+        return run
+
+    def view(self, run: RunState) -> RunView:
+        return run_view(run, self.runlog.workflow_of(run), self.modules)
+
+    async def get_run(self, run_id: str, owner: str | None = None) -> RunView:
+        return self.view(await self._owned(run_id, owner))
+
+    async def load(self, run_id: str) -> RunState:
+        return await self.runlog.load(run_id)
+
+    async def state(self, run_id: str, owner: str | None = None) -> dict[str, Any]:
+        return dict((await self._owned(run_id, owner)).state)
+
+    async def list_runs(self, owner: str, status: str | None = None, limit: int = 20) -> list[RunView]:
+        views = []
+        for row in await self.services.store.list_runs(owner, status, limit):
+            try:
+                views.append(self.view(await self.runlog.load(row.run_id)))
+            except EngineError:
+                continue
+        return views
+
+    async def active_run(self, owner: str) -> RunView | None:
+        rows = await self.services.store.list_runs(owner, "active", 1)
+        return await self.get_run(rows[0].run_id) if rows else None
+
+    async def status_fields(self, run_id: str) -> list[list[tuple[str, str]]]:
+        run = await self.runlog.load(run_id)
+        return status_fields(run, self.runlog.workflow_of(run), self.services.templates)
+
+    # ------------------------------------------------------------- changing
+    async def start_run(self, owner: str, workflow_id: str | None = None,
+                        origin: dict[str, Any] | None = None) -> RunView:
+        """A new run. `origin` is the front end's own address for it (e.g. a
+        chat), kept untouched and handed back in every view and event."""
+        workflow = self.workflows.get(workflow_id or self.default_workflow_id)
+        if workflow is None:
+            raise EngineError(f"Unknown workflow '{workflow_id}'.")
+        run_id = new_id("run")
+        await self.runlog.create(run_id, owner, workflow)
+        async with self.runlog.hold(run_id) as run:
+            await self.runlog.append(run, [NewEvent("workflow_created", {
+                "owner": owner, "workflow_id": workflow.workflow_id, "initial_state": workflow.initial_state,
+                "fingerprint": workflow.fingerprint, "version": workflow.version, "origin": origin or {},
+            })])
+            await self.loop.drive(run)
+            return self.view(run)
+
+    async def respond(self, run_id: str, response: InteractionResponse, owner: str | None = None) -> RunView:
+        await self._owned(run_id, owner)
+        async with self.runlog.hold(run_id) as run:
+            self._require_active(run)
+            if run.pending is None or run.pending["request"]["interaction_id"] != response.interaction_id:
+                raise StaleInteraction("This choice is no longer open.")
+            if response.cancelled:
+                await self._cancel(run)
+            else:
+                await self.loop.answer(run, response)
+            return self.view(run)
+
+    async def retry_failed(self, run_id: str, owner: str | None = None, option_id: str | None = None) -> RunView:
+        """Run the module that failed again, optionally with one of the recovery
+        options its error offered (e.g. "finish without music")."""
+        await self._owned(run_id, owner)
+        async with self.runlog.hold(run_id) as run:
+            self._require_active(run)
+            if run.pending is None:
+                offered = {o.get("id") for o in (run.last_error or {}).get("options", [])}
+                if option_id is not None and option_id not in offered:
+                    raise InvalidResponse("that choice is not offered here")
+                await self.loop.drive(run, rerun_failed=True, recovery_option=option_id)
+            return self.view(run)
+
+    async def cancel_run(self, run_id: str, owner: str | None = None) -> RunView:
+        await self._owned(run_id, owner)
+        async with self.runlog.hold(run_id) as run:
+            if run.status == "active":
+                await self._cancel(run)
+            return self.view(run)
+
+    async def _cancel(self, run: RunState) -> None:
+        cancelled = await self.jobs.cancel(run)
+        changes = [JobChange(e.data["job_id"], e.data.get("interaction_id", ""), "cancelled") for e in cancelled]
+        await self.runlog.append(run, [*cancelled, NewEvent("run_cancelled", {})], run_status="cancelled",
+                                 jobs=changes)
+        await self.runlog.notify(run, "run_cancelled")
+
+    async def start_sub_action(self, run_id: str, request: SubActionRequest, owner: str | None = None) -> JobView:
+        """Start a paid generation from the pending question; a double tap of
+        the same button (same request_key) gets the same job back."""
+        await self._owned(run_id, owner)
+        async with self.runlog.hold(run_id) as run:
+            self._require_active(run)
+            pending = run.pending
+            if pending is None or pending["request"]["interaction_id"] != request.interaction_id:
+                raise StaleInteraction("This generation step is no longer open.")
+            existing, key = same_request(run, request.interaction_id, request.request_key)
+            if existing is not None:
+                return existing.view()  # never run again, never paid again
+            si, mi = pending["step_index"], pending["module_index"]
+            ctx = self.loop.context(run, si, mi, current_interaction=pending)
+            job = self.loop.impl(ctx.module).create_job(request.model_copy(update={"request_key": key}), ctx)
+            await self.runlog.append(run, [job_created_event(job, ctx.step_id, ctx.module.name)],
+                                     jobs=[JobChange(job.job_id, job.interaction_id, "created", job.request_key)])
+            self.jobs.spawn(run.run_id, job.job_id)
+            return run.jobs[job.job_id].view()
+
+    async def resume_all(self) -> list[RunView]:
+        """After a restart: re-poll jobs in flight, list every unfinished run."""
+        views = []
+        for row in await self.services.store.list_runs(status="active", limit=100000):
+            if row.workflow_id not in self.workflows:
+                continue
+            try:
+                async with self.runlog.hold(row.run_id) as run:
+                    interrupted = self.jobs.resume(run)
+                    if interrupted:
+                        await self.runlog.append(run, interrupted, jobs=[
+                            JobChange(e.data["job_id"], run.jobs[e.data["job_id"]].interaction_id, "failed")
+                            for e in interrupted])
+                        for event in interrupted:
+                            job = run.jobs[event.data["job_id"]]
+                            await self.runlog.notify(run, "job_failed", {
+                                **event.data, "prompt_key": job.prompt_key, "provider": job.provider})
+                    if run.pending is None and run.last_error is None:
+                        await self.loop.drive(run)  # e.g. killed between an LLM call and its event
+                    views.append(self.view(run))
+            except EngineError as exc:  # e.g. a run its edited workflow no longer fits
+                log.warning("run %s cannot resume: %s", row.run_id, exc)
+        return views
+
+    def _require_active(self, run: RunState) -> None:
+        if run.status != "active":
+            raise RunNotActive("This run has already finished.")

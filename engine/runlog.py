@@ -1,0 +1,157 @@
+"""The run log: every run's events, folded into state, behind one lock per run.
+
+- `load` rebuilds a run from its snapshot and later events (or the whole log)
+  and keeps it in a bounded cache; the log stays the truth.
+- `append` writes events (callers hold the run's lock), then folds them in,
+  so what is in memory is always what a restart would rebuild.
+- `notify` tells subscribers (front ends) what happened to a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from engine.definitions import WorkflowDef
+from engine.errors import EngineError, RunNotFound
+from engine.fold import AnswerText, Fold
+from engine.protocol import EngineEvent
+from engine.state import RunState
+from engine.store import JobChange, NewEvent, Store
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_EVERY = 60  # events
+CACHE_SIZE = 512  # runs kept folded in memory; the least recently used go first
+
+Listener = Callable[[EngineEvent], Awaitable[None]]
+
+
+class RunLog:
+    def __init__(self, store: Store, workflows: dict[str, WorkflowDef], answer_text: AnswerText,
+                 cache_size: int = CACHE_SIZE) -> None:
+        self.store = store
+        self.workflows = workflows
+        self.folds = {wid: Fold(w, answer_text) for wid, w in workflows.items()}
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, RunState] = OrderedDict()
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._listeners: list[Listener] = []
+
+    # ------------------------------------------------------------- locks
+    def lock(self, run_id: str) -> asyncio.Lock:
+        """The run's lock (kept only while someone holds or waits for it)."""
+        lock = self._locks.get(run_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[run_id] = lock
+        return lock
+
+    @contextlib.asynccontextmanager
+    async def hold(self, run_id: str) -> AsyncIterator[RunState]:
+        """The run, loaded under its lock: the one way to change a run.
+
+        Nobody keeps a RunState across a release: a run that leaves the cache
+        and is loaded again is a new object, so every writer loads it here."""
+        async with self.lock(run_id):
+            yield await self.load(run_id)
+
+    # ------------------------------------------------------------ reading
+    def workflow_of(self, run: RunState) -> WorkflowDef:
+        return self.workflows[run.workflow_id]
+
+    async def load(self, run_id: str) -> RunState:
+        run = self._cache.get(run_id)
+        if run is not None:
+            self._cache.move_to_end(run_id)
+            return run
+        row = await self.store.get_run(run_id)
+        if row is None:
+            raise RunNotFound("That run does not exist.")
+        fold = self.folds.get(row.workflow_id)
+        if fold is None:
+            raise EngineError(f"The workflow '{row.workflow_id}' is not installed.")
+        run = await self._rebuild(run_id, fold)
+        self._remember(run)
+        return run
+
+    async def _rebuild(self, run_id: str, fold: Fold) -> RunState:
+        snap = await self.store.snapshot(run_id)
+        if snap is not None:
+            seq, data = snap
+            later = await self.store.events(run_id, after_seq=seq)
+            forks_before_snapshot = any(
+                e.type == "jump_requested" and int(e.data["fork_before_seq"]) <= seq for e in later
+            )
+            if not forks_before_snapshot:
+                run = RunState.model_validate(data)
+                for event in later:
+                    fold.apply(run, event)
+                return run
+        return fold.replay(await self.store.events(run_id))
+
+    def _remember(self, run: RunState) -> None:
+        self._cache[run.run_id] = run
+        self._cache.move_to_end(run.run_id)
+        excess = len(self._cache) - self.cache_size
+        for run_id in list(self._cache):
+            if excess <= 0:
+                break
+            lock = self._locks.get(run_id)
+            if lock is None or not lock.locked():  # a held run stays: its holder is writing to it
+                del self._cache[run_id]
+                excess -= 1
+
+    def forget(self, run_id: str) -> None:
+        self._cache.pop(run_id, None)
+
+    # ------------------------------------------------------------ writing
+    async def create(self, run_id: str, owner: str, workflow: WorkflowDef) -> RunState:
+        await self.store.create_run(run_id, owner, workflow.workflow_id)
+        run = RunState(run_id=run_id, owner=owner, workflow_id=workflow.workflow_id)
+        self._remember(run)
+        return run
+
+    async def append(
+        self,
+        run: RunState,
+        events: list[NewEvent],
+        *,
+        run_status: str | None = None,
+        jobs: list[JobChange] | None = None,
+        snapshot: bool = False,
+    ) -> None:
+        """Write events, then fold them in. Callers hold the run (`hold`)."""
+        fold = self.folds[run.workflow_id]
+        written = await self.store.append(run.run_id, events, run_status=run_status, jobs=jobs)
+        if any(e.type == "jump_requested" for e in written):
+            fresh = fold.replay(await self.store.events(run.run_id))
+            for name in RunState.model_fields:
+                setattr(run, name, getattr(fresh, name))
+        else:
+            for event in written:
+                fold.apply(run, event)
+        # a cache for fast loading (the log stays the truth): at the end, and
+        # at step boundaries once enough events have piled up since the last one
+        if snapshot and (run.status != "active" or run.last_seq - run.snapshot_seq >= SNAPSHOT_EVERY):
+            run.snapshot_seq = run.last_seq
+            await self.store.write_snapshot(run.run_id, run.last_seq, run.model_dump(mode="json"))
+
+    # ------------------------------------------------------------- events
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def notify(self, run: RunState, type_: str, data: dict[str, Any] | None = None) -> None:
+        if not self._listeners:
+            return
+        event = EngineEvent(run_id=run.run_id, owner=run.owner, origin=run.origin, type=type_, data=data or {})
+        for listener in list(self._listeners):
+            try:
+                await listener(event)
+            except Exception:  # a front end's bug must not stop the engine
+                log.exception("engine listener failed on %s", type_)

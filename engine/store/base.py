@@ -1,0 +1,106 @@
+"""The store every part of ccbot writes through: one interface, one connection
+(or one pool) shared by the engine and the front ends.
+
+The event log is the truth; `runs.status`, the job index and snapshots are
+projections written in the same transaction as the events they follow, so a
+crash leaves them consistent with the log. Front ends keep their
+conversation state in `sessions` (one row per run, opaque JSON) and their
+deliver-once markers in `claims`.
+
+`after_commit` is a hook a test process may set (e.g. to SIGKILL itself right
+after a chosen event is committed); production code never sets it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.store.records import Event, JobChange, NewEvent, RunRow, SessionRow
+
+CommitHook = Callable[[list[str]], None]
+
+
+class Store(ABC):
+    path: Path | None = None
+    after_commit: CommitHook | None = None
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    # ---------------------------------------------------------------- runs
+    @abstractmethod
+    async def create_run(self, run_id: str, owner: str, workflow_id: str) -> None: ...
+
+    @abstractmethod
+    async def append(
+        self,
+        run_id: str,
+        events: list[NewEvent],
+        *,
+        run_status: str | None = None,
+        jobs: list[JobChange] | None = None,
+    ) -> list[Event]:
+        """Append events atomically with the projections that follow from them."""
+
+    @abstractmethod
+    async def write_snapshot(self, run_id: str, seq: int, state: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    async def get_run(self, run_id: str) -> RunRow | None: ...
+
+    @abstractmethod
+    async def list_runs(
+        self, owner: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[RunRow]: ...
+
+    @abstractmethod
+    async def events(self, run_id: str, after_seq: int = 0) -> list[Event]: ...
+
+    @abstractmethod
+    async def snapshot(self, run_id: str) -> tuple[int, dict[str, Any]] | None: ...
+
+    # ------------------------------------------------------------ keywords
+    @abstractmethod
+    async def load_keywords(self, owner: str, workflow_id: str, source: str, limit: int) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    async def save_keywords(
+        self, owner: str, workflow_id: str, keywords: list[dict[str, Any]], source: str, accumulate: bool
+    ) -> int: ...
+
+    # ------------------------------------------------------------ sessions
+    @abstractmethod
+    async def session_of_owner(self, owner: str) -> SessionRow | None:
+        """The newest session of an owner (a person has one open run at a time)."""
+
+    @abstractmethod
+    async def session(self, run_id: str) -> SessionRow | None: ...
+
+    @abstractmethod
+    async def save_session(self, run_id: str, owner: str, data: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    async def delete_session(self, run_id: str) -> None: ...
+
+    @abstractmethod
+    async def sessions(self, limit: int = 1000) -> list[SessionRow]: ...
+
+    # -------------------------------------------------------------- claims
+    @abstractmethod
+    async def claim(self, keys: list[str], run_id: str = "") -> list[bool]:
+        """Mark each key taken; True for the keys this call took (deliver-once)."""
+
+    @abstractmethod
+    async def release(self, key: str) -> None:
+        """Undo a claim whose delivery failed, so a later showing may try again."""
+
+    # --------------------------------------------------------------- misc
+    @abstractmethod
+    async def size_bytes(self) -> int: ...
+
+    def committed(self, events: list[NewEvent]) -> None:
+        if self.after_commit is not None:
+            self.after_commit([e.type for e in events])

@@ -1,0 +1,75 @@
+"""The rows the store reads and writes, and how payloads are encoded.
+
+Plain dataclasses, no database types: the engine and every front end pass
+these around without knowing which database is behind the store.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+COMPRESS_OVER = 768  # bytes of JSON; smaller payloads stay readable text
+
+
+@dataclass
+class Event:
+    seq: int
+    run_id: str
+    type: str
+    step_id: str | None
+    module_name: str | None
+    data: dict[str, Any]
+    created_at: float
+
+
+@dataclass
+class NewEvent:
+    type: str
+    data: dict[str, Any]
+    step_id: str | None = None
+    module_name: str | None = None
+
+
+@dataclass
+class RunRow:
+    run_id: str
+    owner: str
+    workflow_id: str
+    status: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass
+class JobChange:
+    job_id: str
+    interaction_id: str
+    status: str
+    request_key: str | None = None
+
+
+@dataclass
+class SessionRow:
+    """A front end's conversation state for one run: opaque JSON to the store."""
+
+    run_id: str
+    owner: str
+    data: dict[str, Any]
+    updated_at: float
+
+
+def dumps(data: Any) -> str | bytes:
+    """JSON text; big payloads (LLM answers, display data) zlib-compressed: 3-5x smaller."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+    if len(text) > COMPRESS_OVER:
+        return zlib.compress(text.encode("utf-8"), 1)
+    return text
+
+
+def loads(value: str | bytes) -> Any:
+    if isinstance(value, (bytes, memoryview)):
+        value = zlib.decompress(bytes(value)).decode("utf-8")
+    return json.loads(value)

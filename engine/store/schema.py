@@ -1,0 +1,89 @@
+"""The schema as numbered migrations: each is a list of statements, applied
+once, in order, in one transaction, and recorded in `schema_version`."""
+
+from __future__ import annotations
+
+SQLITE_MIGRATIONS: list[list[str]] = [
+    # 1: runs, the event log, snapshots, the job index, keyword history
+    [
+        """CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            workflow_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE INDEX runs_by_owner ON runs(owner, status, updated_at)",
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            step_id TEXT,
+            module_name TEXT,
+            data BLOB NOT NULL,
+            created_at REAL NOT NULL
+        )""",
+        "CREATE INDEX events_by_run ON events(run_id, seq)",
+        # runs.updated_at follows the log without a second statement per append
+        """CREATE TRIGGER events_touch_run AFTER INSERT ON events BEGIN
+            UPDATE runs SET updated_at = NEW.created_at WHERE run_id = NEW.run_id;
+        END""",
+        """CREATE TABLE snapshots (
+            run_id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            state BLOB NOT NULL
+        )""",
+        """CREATE TABLE jobs (
+            job_id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            interaction_id TEXT NOT NULL,
+            request_key TEXT,
+            status TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE INDEX jobs_by_status ON jobs(status)",
+        """CREATE UNIQUE INDEX jobs_by_request_key ON jobs(run_id, interaction_id, request_key)
+            WHERE request_key IS NOT NULL""",
+        """CREATE TABLE keywords (
+            owner TEXT NOT NULL,
+            workflow_id TEXT NOT NULL,
+            keyword TEXT NOT NULL,
+            category TEXT NOT NULL DEFAULT '',
+            weight REAL NOT NULL DEFAULT 0,
+            source TEXT NOT NULL,
+            last_used REAL NOT NULL,
+            PRIMARY KEY (owner, workflow_id, keyword)
+        )""",
+    ],
+    # 2: front-end sessions (one row per run) and deliver-once claims on the same
+    # connection as the log; the bot's old key-value tables are folded in.
+    [
+        """CREATE TABLE sessions (
+            run_id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            data TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE INDEX sessions_by_owner ON sessions(owner, updated_at)",
+        """CREATE TABLE claims (
+            key TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL
+        )""",
+        "CREATE INDEX claims_by_run ON claims(run_id)",
+        """CREATE TABLE IF NOT EXISTS bot_chats (
+            run_id TEXT PRIMARY KEY, owner TEXT NOT NULL, chat_id INTEGER NOT NULL,
+            status_message_id INTEGER, created_at REAL NOT NULL
+        )""",
+        """INSERT INTO sessions(run_id, owner, data, updated_at)
+            SELECT c.run_id, c.owner, json_object('chat_id', c.chat_id, 'status_message_id', c.status_message_id),
+                   c.created_at
+            FROM bot_chats c JOIN runs r ON r.run_id = c.run_id WHERE r.status = 'active'""",
+        "DROP TABLE bot_chats",
+        "CREATE TABLE IF NOT EXISTS bot_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL)",
+        """INSERT INTO claims(key, created_at) SELECT key, updated_at FROM bot_kv
+            WHERE key LIKE 'delivered:%' OR key LIKE 'finished:%' OR key LIKE 'preview:%'""",
+        "DROP TABLE bot_kv",
+    ],
+]

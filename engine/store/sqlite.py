@@ -1,0 +1,231 @@
+"""The embedded default: SQLite in WAL mode through one aiosqlite connection.
+
+aiosqlite runs every call on one thread, so a single-statement read is one
+round trip and never interleaves with another. A transaction spans several
+calls (BEGIN IMMEDIATE .. COMMIT), so every write takes `_write_lock`: a
+second coroutine's statement can never land inside the first one's
+transaction. Reads need no lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from engine.store.base import Store
+from engine.store.records import Event, JobChange, NewEvent, RunRow, SessionRow, dumps, loads
+from engine.store.schema import SQLITE_MIGRATIONS
+
+_RUN_COLUMNS = "run_id, owner, workflow_id, status, created_at, updated_at"
+
+
+class SQLiteStore(Store):
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str | Path) -> SQLiteStore:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process kill
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA busy_timeout=5000")
+        store = cls(db, path)
+        await store._migrate()
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def _migrate(self) -> None:
+        await self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        rows = await self._db.execute_fetchall("SELECT MAX(version) FROM schema_version")
+        current = (list(rows)[0][0] or 0) if rows else 0
+        for version, script in enumerate(SQLITE_MIGRATIONS, start=1):
+            if version > current:
+                await self._transaction([(s, ()) for s in script]
+                                        + [("INSERT INTO schema_version(version) VALUES (?)", (version,))])
+
+    async def _transaction(self, statements: list[tuple[str, Any]]) -> None:
+        async with self._write_lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, args in statements:
+                    await self._db.execute(sql, args)
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+
+    async def _write(self, sql: str, args: Any = ()) -> aiosqlite.Cursor:
+        async with self._write_lock:
+            return await self._db.execute(sql, args)
+
+    async def _rows(self, sql: str, args: Any = ()) -> list[Any]:
+        return list(await self._db.execute_fetchall(sql, args))
+
+    # ---------------------------------------------------------------- runs
+    async def create_run(self, run_id: str, owner: str, workflow_id: str) -> None:
+        now = time.time()
+        await self._write(f"INSERT INTO runs({_RUN_COLUMNS}) VALUES (?,?,?,?,?,?)",
+                          (run_id, owner, workflow_id, "active", now, now))
+
+    async def append(
+        self,
+        run_id: str,
+        events: list[NewEvent],
+        *,
+        run_status: str | None = None,
+        jobs: list[JobChange] | None = None,
+    ) -> list[Event]:
+        """The common case (events only) is one multi-row INSERT: a single
+        statement is its own atomic transaction, and a trigger keeps
+        `runs.updated_at` in step. Job and status changes add a transaction."""
+        if not events:
+            return []
+        now = time.time()
+        marks = ",".join("(?,?,?,?,?,?)" for _ in events)
+        params = [v for e in events for v in (run_id, e.type, e.step_id, e.module_name, dumps(e.data), now)]
+        insert = f"INSERT INTO events(run_id, type, step_id, module_name, data, created_at) VALUES {marks}"
+        async with self._write_lock:
+            if not jobs and run_status is None:
+                last = (await self._db.execute(insert, params)).lastrowid
+            else:
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    last = (await self._db.execute(insert, params)).lastrowid
+                    for job in jobs or []:
+                        await self._db.execute(
+                            "INSERT INTO jobs(job_id, run_id, interaction_id, request_key, status, updated_at)"
+                            " VALUES (?,?,?,?,?,?) ON CONFLICT(job_id) DO UPDATE SET status=excluded.status,"
+                            " updated_at=excluded.updated_at",
+                            (job.job_id, run_id, job.interaction_id, job.request_key, job.status, now),
+                        )
+                    if run_status is not None:
+                        await self._db.execute("UPDATE runs SET status=? WHERE run_id=?", (run_status, run_id))
+                    await self._db.execute("COMMIT")
+                except BaseException:
+                    await self._db.execute("ROLLBACK")
+                    raise
+        assert last is not None
+        self.committed(events)
+        # one statement, one writer: the rows got consecutive seqs ending at `last`
+        first = last - len(events) + 1
+        return [Event(first + i, run_id, e.type, e.step_id, e.module_name, e.data, now) for i, e in enumerate(events)]
+
+    async def write_snapshot(self, run_id: str, seq: int, state: dict[str, Any]) -> None:
+        await self._write("INSERT INTO snapshots(run_id, seq, state) VALUES (?,?,?)"
+                          " ON CONFLICT(run_id) DO UPDATE SET seq=excluded.seq, state=excluded.state",
+                          (run_id, seq, dumps(state)))
+
+    async def get_run(self, run_id: str) -> RunRow | None:
+        rows = await self._rows(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id=?", (run_id,))
+        return RunRow(*rows[0]) if rows else None
+
+    async def list_runs(self, owner: str | None = None, status: str | None = None, limit: int = 50) -> list[RunRow]:
+        clauses, args = [], []
+        if owner is not None:
+            clauses.append("owner=?")
+            args.append(owner)
+        if status is not None:
+            clauses.append("status=?")
+            args.append(status)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = await self._rows(f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY updated_at DESC LIMIT ?",
+                                (*args, limit))
+        return [RunRow(*row) for row in rows]
+
+    async def events(self, run_id: str, after_seq: int = 0) -> list[Event]:
+        rows = await self._rows("SELECT seq, run_id, type, step_id, module_name, data, created_at FROM events"
+                                " WHERE run_id=? AND seq>? ORDER BY seq", (run_id, after_seq))
+        return [Event(r[0], r[1], r[2], r[3], r[4], loads(r[5]), r[6]) for r in rows]
+
+    async def snapshot(self, run_id: str) -> tuple[int, dict[str, Any]] | None:
+        rows = await self._rows("SELECT seq, state FROM snapshots WHERE run_id=?", (run_id,))
+        return (rows[0][0], loads(rows[0][1])) if rows else None
+
+    # ------------------------------------------------------------ keywords
+    async def load_keywords(self, owner: str, workflow_id: str, source: str, limit: int) -> list[dict[str, Any]]:
+        rows = await self._rows("SELECT keyword, category, weight FROM keywords WHERE owner=? AND workflow_id=?"
+                                " AND source=? ORDER BY weight DESC, last_used DESC LIMIT ?",
+                                (owner, workflow_id, source, limit))
+        return [{"keyword": r[0], "category": r[1], "weight": r[2]} for r in rows]
+
+    async def save_keywords(
+        self, owner: str, workflow_id: str, keywords: list[dict[str, Any]], source: str, accumulate: bool
+    ) -> int:
+        now = time.time()
+        update = "weight = keywords.weight + excluded.weight" if accumulate else "weight = excluded.weight"
+        sql = ("INSERT INTO keywords(owner, workflow_id, keyword, category, weight, source, last_used)"
+               " VALUES (?,?,?,?,?,?,?) ON CONFLICT(owner, workflow_id, keyword) DO UPDATE SET "
+               f"{update}, category=excluded.category, last_used=excluded.last_used,"
+               # a picked scene's keyword stays banned even if generated again
+               " source = CASE WHEN keywords.source='selected' THEN 'selected' ELSE excluded.source END")
+        statements = []
+        for item in keywords:
+            keyword = str(item.get("keyword", "")).strip().lower()[:80]
+            if keyword:
+                statements.append((sql, (owner, workflow_id, keyword, str(item.get("category", ""))[:40],
+                                         float(item.get("weight") or 0), source, now)))
+        if statements:
+            await self._transaction(statements)
+        return len(statements)
+
+    # ------------------------------------------------------------ sessions
+    async def session_of_owner(self, owner: str) -> SessionRow | None:
+        rows = await self._rows("SELECT run_id, owner, data, updated_at FROM sessions WHERE owner=?"
+                                " ORDER BY updated_at DESC LIMIT 1", (owner,))
+        return SessionRow(rows[0][0], rows[0][1], json.loads(rows[0][2]), rows[0][3]) if rows else None
+
+    async def session(self, run_id: str) -> SessionRow | None:
+        rows = await self._rows("SELECT run_id, owner, data, updated_at FROM sessions WHERE run_id=?", (run_id,))
+        return SessionRow(rows[0][0], rows[0][1], json.loads(rows[0][2]), rows[0][3]) if rows else None
+
+    async def save_session(self, run_id: str, owner: str, data: dict[str, Any]) -> None:
+        await self._write("INSERT INTO sessions(run_id, owner, data, updated_at) VALUES (?,?,?,?)"
+                          " ON CONFLICT(run_id) DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at",
+                          (run_id, owner, json.dumps(data, separators=(",", ":")), time.time()))
+
+    async def delete_session(self, run_id: str) -> None:
+        await self._write("DELETE FROM sessions WHERE run_id=?", (run_id,))
+
+    async def sessions(self, limit: int = 1000) -> list[SessionRow]:
+        rows = await self._rows("SELECT run_id, owner, data, updated_at FROM sessions"
+                                " ORDER BY updated_at DESC LIMIT ?", (limit,))
+        return [SessionRow(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
+
+    # -------------------------------------------------------------- claims
+    async def claim(self, keys: list[str], run_id: str = "") -> list[bool]:
+        if not keys:
+            return []
+        now = time.time()
+        marks = ",".join("(?,?,?)" for _ in keys)
+        args = [v for key in keys for v in (key, run_id, now)]
+        async with self._write_lock:
+            before = {r[0] for r in await self._db.execute_fetchall(
+                f"SELECT key FROM claims WHERE key IN ({','.join('?' for _ in keys)})", keys)}
+            await self._db.execute(f"INSERT INTO claims(key, run_id, created_at) VALUES {marks}"
+                                   " ON CONFLICT(key) DO NOTHING", args)
+        taken, seen = [], set(before)
+        for key in keys:  # a key named twice in one call is taken once
+            taken.append(key not in seen)
+            seen.add(key)
+        return taken
+
+    async def release(self, key: str) -> None:
+        await self._write("DELETE FROM claims WHERE key=?", (key,))
+
+    # --------------------------------------------------------------- misc
+    async def size_bytes(self) -> int:
+        pages = (await self._rows("PRAGMA page_count"))[0][0]
+        page_size = (await self._rows("PRAGMA page_size"))[0][0]
+        return int(pages) * int(page_size)

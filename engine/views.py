@@ -1,0 +1,71 @@
+"""What front ends see of a run: its view (status, step, the pending question
+as it stands now, the last error) and its status display."""
+
+from __future__ import annotations
+
+from engine.definitions import WorkflowDef
+from engine.modules.base import Module
+from engine.protocol import InteractionRequest, RunStatus, RunView
+from engine.providers.base import Cost
+from engine.state import RunState
+from engine.templating import TemplateEngine, TemplateError, Where
+
+
+def pending_request(run: RunState, workflow: WorkflowDef, modules: dict[str, Module]) -> InteractionRequest | None:
+    if run.pending is None:
+        return None
+    request = InteractionRequest.model_validate(run.pending["request"])
+    module = workflow.steps[run.pending["step_index"]].modules[run.pending["module_index"]]
+    return modules[module.module_id].live_request(request, run)
+
+
+def run_view(run: RunState, workflow: WorkflowDef, modules: dict[str, Module]) -> RunView:
+    step_id = step_name = None
+    if run.step_index < len(workflow.steps):
+        step = workflow.steps[run.step_index]
+        step_id, step_name = step.step_id, step.display_name(run.step_index + 1)
+    error = run.last_error or {}
+    return RunView(
+        run_id=run.run_id,
+        owner=run.owner,
+        workflow_id=run.workflow_id,
+        status=RunStatus(run.status),
+        created_at=run.created_at,
+        updated_at=run.updated_at,
+        current_step_id=step_id,
+        current_step_name=step_name,
+        pending=pending_request(run, workflow, modules),
+        error=error.get("message"),
+        error_options=list(error.get("options", [])),
+        spent=Cost(usd=run.spent_usd or None, credits=run.spent_credits or None).label(),
+        origin=dict(run.origin),
+    )
+
+
+def status_fields(run: RunState, workflow: WorkflowDef, templates: TemplateEngine) -> list[list[tuple[str, str]]]:
+    """The workflow's `status_display`, rendered: rows of (label, value)."""
+    display = workflow.status_display or {}
+    fields = {f["id"]: f for f in display.get("fields", []) if isinstance(f, dict) and "id" in f}
+    step_name = ""
+    if run.step_index < len(workflow.steps):
+        step_name = workflow.steps[run.step_index].display_name(run.step_index + 1)
+    elif run.status == "completed":
+        step_name = "Finished"
+    context = {"state": run.state, "module": run.state, "config": workflow.config, "current_step_name": step_name}
+    rows = []
+    for layout_row in display.get("layout") or [[f] for f in fields]:
+        row = []
+        for field_id in layout_row:
+            field = fields.get(field_id)
+            if not field:
+                continue
+            try:
+                value = templates.render_text(str(field.get("value", "")), context,
+                                              Where(module_name="status_display", input_key=field_id))
+            except TemplateError:
+                value = ""
+            if value.strip():
+                row.append((str(field.get("label", field_id)), value.strip()))
+        if row:
+            rows.append(row)
+    return rows
