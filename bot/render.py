@@ -665,14 +665,6 @@ def generated_contents(disp: MediaDisplay) -> list[ShownContent]:
     return out
 
 
-def content_for_key(disp: MediaDisplay, key: str) -> str | None:
-    """The content id a "choose" button's arg names, or None."""
-    for shown in generated_contents(disp):
-        if shown.key == key:
-            return shown.content_id
-    return None
-
-
 def _provider_name(provider: str) -> str:
     return {"openai": "OpenAI"}.get(provider, provider.replace("_", " ").title())
 

@@ -13,7 +13,6 @@ from bot import callbacks
 from bot.render import (
     preview_media,
     OutMessage,
-    content_for_key,
     fit_caption,
     generated_contents,
     item_details,
@@ -603,8 +602,9 @@ def test_media_generations_jobs_and_picks(tmp_path: Path) -> None:
     assert [t for t, _ in picks] == ["✅ Pick #1", "✅ Pick #2", "✅ Pick #3"]
     disp = req.display_data
     assert isinstance(disp, MediaDisplay)
-    assert [content_for_key(disp, arg) for _, arg in picks] == [f"gc_{1:032x}", f"gc_{2:032x}", "gc_legacy"]
-    assert content_for_key(disp, "nope") is None
+    named = {c.key: c.content_id for c in generated_contents(disp)}  # how the bot resolves a "choose" tap
+    assert [named[arg] for _, arg in picks] == [f"gc_{1:032x}", f"gc_{2:032x}", "gc_legacy"]
+    assert "nope" not in named
     assert [c.number for c in generated_contents(disp)] == [1, 2, 3]
 
     files = render_contents(req, SECRET)
