@@ -4,8 +4,11 @@ presentation and render tests share."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from engine.protocol import (
     InteractionRequest,
@@ -320,3 +323,15 @@ def sample(schema: Any, depth: int = 0) -> Any:
 
 
 DISPLAY_SCHEMAS = sorted((ROOT / "workflows").glob("**/*display_schema*.json"))
+
+
+def every_display_schema() -> list[Any]:
+    """pytest params: each workflow display schema in the repo (one skip when there are none)."""
+    skip = pytest.param(None, marks=pytest.mark.skip(reason="no workflow display schemas in this tree"))
+    return [pytest.param(path, id=path.name) for path in DISPLAY_SCHEMAS] or [skip]
+
+
+def load_sample(path: Path) -> tuple[dict[str, Any], Any]:
+    """A display schema file and plausible data for it."""
+    schema = json.loads(path.read_text())
+    return schema, sample(schema)

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import pytest
 
 from bot import callbacks
 from bot.render import (
-    preview_media,
     OutMessage,
     fit_caption,
     generated_contents,
-    item_details,
-    item_label,
+    item_html,
     next_param_choice,
     panel_params,
-    param_values,
     params_signature,
+    preview_media,
     render_contents,
     render_job_progress,
     render_media,
@@ -31,18 +28,18 @@ from bot.render import (
     selection_indices,
     split_text,
 )
+from bot.render.html import row_html
+from engine.presentation import Row, job_progress
 from engine.protocol import (
     ContentItem,
     Generation,
     InteractionType,
     JobView,
     MediaDisplay,
-    ParamField,
     SelectDisplay,
     TextInputDisplay,
 )
 from tests.display_samples import (
-    DISPLAY_SCHEMAS,
     MOTION_DATA,
     MOTION_SCHEMA,
     RETRY_SCENES,
@@ -51,11 +48,12 @@ from tests.display_samples import (
     SCENES_SCHEMA,
     VIDEO_PROMPTS,
     VIDEO_SCHEMA,
+    every_display_schema,
+    load_sample,
     media_nodes,
     media_request,
     panels_for,
     request,
-    sample,
 )
 from tests.fakes.telegram_server import parse_html
 
@@ -96,36 +94,38 @@ def _buttons(messages: list[OutMessage]) -> list[tuple[str, callbacks.CallbackDa
 # ------------------------------------------------------------------ selection
 
 
-def test_selectable_items_follow_the_schema() -> None:
-    paths = [p for p, _, _ in selectable_items(MOTION_DATA, MOTION_SCHEMA)]
-    assert paths == [["detected", 0], ["detected", 1], ["detected", 2], ["detected", 3]]
-    assert [p for p, _, _ in selectable_items(SCENES_DATA, SCENES_SCHEMA)] == [["scenes", 0], ["scenes", 1], ["scenes", 2]]
-    cards = [{"id": "cat", "label": "Cat"}, {"id": "dog", "label": "Dog"}]
-    assert [p for p, _, _ in selectable_items(cards, {"type": "array", "items": {"_ux.selectable": True}})] == [[0], [1]]
-    # nothing marked selectable: the first array found
-    assert [p for p, _, _ in selectable_items({"meta": "x", "ideas": ["a", "b"]}, {})] == [["ideas", 0], ["ideas", 1]]
-
-
-def test_item_label_and_details_use_ux_hints() -> None:
+def test_item_html_marks_up_the_rows() -> None:
     (_, item, schema) = selectable_items(MOTION_DATA, MOTION_SCHEMA)[0]
-    assert item_label(item, schema) == "Steam from the teacup"
-    details = item_details(item, schema)
+    details = item_html(item, schema)
     assert "<i>Motion Type:</i> rising wisps" in details and "<i>Location:</i> table, left" in details
     assert "Steam from the teacup" not in details  # the title is the label, not repeated
+    assert item_html(item, schema, include_title=True).startswith("<i>Element:</i> <b>Steam from the teacup</b>\n")
 
     (_, scene, scene_schema) = selectable_items(SCENES_DATA, SCENES_SCHEMA)[0]
-    assert item_label(scene, scene_schema) == "Window Seat Snow Day 1"
-    details = item_details(scene, scene_schema)
+    details = item_html(scene, scene_schema)
     assert "<i>A kitten discovers snow through glass.</i>" in details  # card-subtitle
     assert "<i>Moments:</i> paw on glass, tail flick, slow blink" in details  # list joined
     assert "<i>Setting:</i> Place: cosy window seat, Time: winter morning" in details  # nested summarised
     assert "snow" not in details.split("Setting")[1] and "weight" not in details  # display false hidden
 
-    long_title = {"title": "A" * 100}
-    assert len(item_label(long_title, {"properties": {"title": {"_ux.render_as": "card-title"}}})) <= 40
-    assert item_label("plain string item", {}) == "plain string item"
     fmt = {"properties": {"tags": {"_ux.display_format": "{{ value | join(' / ') }}", "_ux.display_label": "Tags"}}}
-    assert "<i>Tags:</i> a / b" in item_details({"name": "x", "tags": ["a", "b"]}, fmt)
+    assert "<i>Tags:</i> a / b" in item_html({"name": "x", "tags": ["a", "b"]}, fmt)
+    assert item_html("<plain> & item", {}, include_title=True) == "&lt;plain&gt; &amp; item"
+
+
+def test_row_html() -> None:
+    assert row_html(Row("Scene", "Snow <day>", "title")) == "<b>Snow &lt;day&gt;</b>"
+    assert row_html(Row("Hook", "A & B", "subtitle")) == "<i>A &amp; B</i>"
+    assert row_html(Row("Mood", "cozy", "highlight")) == "<i>Mood:</i> <b>cozy</b>"
+    assert row_html(Row("<L>", "v")) == "<i>&lt;L&gt;:</i> v" and row_html(Row("", "<t>", "text")) == "&lt;t&gt;"
+
+
+def test_preview_media_sends_by_telegram_kind() -> None:
+    schema = {"properties": {"v": {"_ux.render_as": "video"}, "i": {"_ux.render_as": "image"},
+                             "a": {"_ux.render_as": "audio"}, "m": {"_ux.render_as": "media", "_ux.display_label": "<x>"}}}
+    previews = preview_media({"v": "/v", "i": "/i", "a": "/a", "m": "/m"}, schema)
+    assert [(p.kind, p.path) for p in previews] == [("video", "/v"), ("photo", "/i"), ("audio", "/a"), ("document", "/m")]
+    assert previews[-1].label == "<x>"  # escaped by whoever captions it
 
 
 def test_multi_select_toggles_hint_and_done() -> None:
@@ -289,13 +289,7 @@ def test_media_param_choices_cycle_and_change_the_signature() -> None:
     assert isinstance(disp, MediaDisplay)
     veo = disp.panels[1]
     duration = next(i for i, f in enumerate(veo.fields) if f.source_name == "duration")
-    overrides = next_param_choice(veo, duration, {})
-    assert overrides == {"duration": "4"}  # 8 -> wraps to 4
-    assert next_param_choice(veo, duration, overrides) == {"duration": "6"}
-    assert next_param_choice(veo, duration, overrides, value_index=2) == {"duration": "8"}
-    assert param_values(disp.panels[0].fields[2]) == list(range(1, 11))
-    wide = ParamField(name="w", source_name="w", title="Weird", type="integer", minimum=0, maximum=3000, value=250)
-    assert len(param_values(wide)) <= 7 and 250 in param_values(wide) and param_values(wide)[-1] == 3000
+    overrides = next_param_choice(veo, duration, {})  # the cycling itself: tests/test_presentation.py
 
     before = {d.arg for _, d in _buttons(render_media(req, SECRET, {})) if d.action == "gen"}
     after_msgs = render_media(req, SECRET, {"veo": overrides})
@@ -357,13 +351,13 @@ def test_job_progress_lines() -> None:
     job = JobView(job_id="j", interaction_id="i", prompt_key="leonardo", provider="leonardo", action_type="img2vid",
                   status="running", progress=0.4)  # fmt: skip
     assert render_job_progress(job) == "⏳ Leonardo: rendering… 40%"
-    assert render_job_progress(job.model_copy(update={"progress": 75})) == "⏳ Leonardo: rendering… 75%"
-    assert render_job_progress(job.model_copy(update={"status": "submitted", "progress": None})) == "⏳ Leonardo: queued…"
-    done = job.model_copy(update={"status": "completed", "content_ids": ["a"]})
-    assert render_job_progress(done) == "✅ Leonardo: done (1 file)"
     failed = job.model_copy(update={"status": "failed", "error": "insufficient <credits>", "retryable_error": True})
     assert render_job_progress(failed) == "⚠️ Leonardo: failed: insufficient &lt;credits&gt;. You can try again."
-    assert render_job_progress(job.model_copy(update={"provider": "openai", "status": "cancelled"})) == "✖️ OpenAI: cancelled"
+    named = job.model_copy(update={"status": "submitted", "message": "a & b"})
+    assert render_job_progress(named, "<Veo>") == "⏳ &lt;Veo&gt;: a &amp; b…"
+    for status in ("created", "submitted", "running", "completed", "failed", "cancelled"):
+        line = job.model_copy(update={"status": status, "error": "x < y"})
+        assert parse_html(render_job_progress(line))[0] == job_progress(line)  # the neutral line, escaped
 
 
 def test_render_request_dispatches() -> None:
@@ -408,11 +402,9 @@ def test_fit_caption() -> None:
 
 
 
-@pytest.mark.skipif(not DISPLAY_SCHEMAS, reason="no workflow display schemas in this tree")
-@pytest.mark.parametrize("path", DISPLAY_SCHEMAS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", every_display_schema())
 def test_every_workflow_display_schema_renders(path: Path) -> None:
-    schema = json.loads(path.read_text())
-    data = sample(schema)
+    schema, data = load_sample(path)
     if media_nodes(schema):
         panels = panels_for(schema, data, {})
         req = request(MediaDisplay(data=data, schema=schema, panels=panels), InteractionType.MEDIA_GENERATION)

@@ -3,7 +3,6 @@ labels, values, options and pages, media form state, contents and progress."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -40,20 +39,8 @@ from engine.presentation import (
 )
 from engine.protocol import ContentItem, Generation, InteractionType, JobView, MediaDisplay, ParamField, SelectDisplay
 from engine.templating import TemplateEngine
-from tests.display_samples import (
-    DISPLAY_SCHEMAS,
-    MOTION_DATA,
-    MOTION_SCHEMA,
-    SCENES_DATA,
-    SCENES_SCHEMA,
-    VIDEO_PROMPTS,
-    VIDEO_SCHEMA,
-    media_nodes,
-    media_request,
-    panels_for,
-    request,
-    sample,
-)
+from tests.display_samples import MOTION_DATA, MOTION_SCHEMA, SCENES_DATA, SCENES_SCHEMA, VIDEO_PROMPTS, VIDEO_SCHEMA
+from tests.display_samples import every_display_schema, load_sample, media_nodes, media_request, panels_for, request
 
 # ------------------------------------------------------------------ rows and values
 
@@ -251,7 +238,7 @@ def test_panel_view() -> None:
     assert leonardo.prompt == Row("Prompt", VIDEO_PROMPTS["leonardo"]["positive_prompt"])
     assert leonardo.rows == [Row("Motion", "subtle"), Row("Notes", "Only the steam and curtain move.", "highlight")]
     assert [(s.title, s.value) for s in leonardo.settings] == [("Motion Strength", "5")]
-    assert leonardo.signature == params_signature(panel_params(disp.panels[0]))
+    assert panel_view(disp, disp.panels[1], {"duration": "4"}, 700).settings[0].value == "4 seconds"
     veo = panel_view(disp, disp.panels[1], {}, 700)
     assert veo.availability == "offline (test files)" and [j.job_id for j in veo.jobs] == ["j"]
     sora = panel_view(disp, disp.panels[2], {}, 700)
@@ -321,15 +308,13 @@ def test_job_progress_lines() -> None:
 # ------------------------------------------------- every display schema in the repo
 
 
-@pytest.mark.skipif(not DISPLAY_SCHEMAS, reason="no workflow display schemas in this tree")
-@pytest.mark.parametrize("path", DISPLAY_SCHEMAS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", every_display_schema())
 def test_every_workflow_display_schema_presents(path: Path) -> None:
-    schema = json.loads(path.read_text())
-    data = sample(schema)
+    schema, data = load_sample(path)
     if media_nodes(schema):
         disp = MediaDisplay(data=data, schema=schema, panels=panels_for(schema, data, {}))
         views = [panel_view(disp, p, {}, 700) for p in disp.panels]
-        assert views and all(v.usable and v.signature for v in views)
+        assert views and all(v.usable for v in views)
         rows = media_context(disp, 300) + [r for v in views for r in v.rows]
     else:
         items = selectable_items(data, schema)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.presentation.forms import Setting, panel_params, panel_settings, params_signature, short_hash
+from engine.presentation.forms import Setting, panel_params, panel_settings, short_hash
 from engine.presentation.values import Row, item_rows, properties, schema_at, section_rows, shorten
 from engine.protocol import ContentItem, JobView, MediaDisplay, MediaPanel
 from engine.selection import ux
@@ -24,7 +24,7 @@ def provider_name(provider: str) -> str:
 
 @dataclass
 class PanelView:
-    """What a provider panel shows; `signature` names its current parameters."""
+    """What a provider panel shows, its parameters as the person set them."""
 
     label: str
     usable: bool
@@ -34,7 +34,6 @@ class PanelView:
     prompt: Row | None  # the first free-text field (the prompt) and its value
     rows: list[Row]  # the visible fields of the prompt data
     settings: list[Setting]
-    signature: str
     jobs: list[JobView] = field(default_factory=list)  # its jobs still under way (or failed)
 
 
@@ -58,7 +57,6 @@ def panel_view(disp: MediaDisplay, panel: MediaPanel, overrides: dict[str, Any] 
         prompt=prompt,
         rows=rows,
         settings=panel_settings(panel, overrides),
-        signature=params_signature(params),
         jobs=[j for j in disp.jobs if j.prompt_key == panel.prompt_key and j.status != "completed"],
     )
 
