@@ -28,6 +28,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from engine.presentation.forms import short_hash
+
 VERSION = "v1"
 MAX_BYTES = 64
 KEY_LENGTH = 8
@@ -83,12 +85,13 @@ def _b32(digest: bytes, length: int) -> str:
 
 def interaction_key(interaction_id: str) -> str:
     """A short stable token naming an interaction (8 base32 chars, 40 bits)."""
-    return _b32(hashlib.sha256(interaction_id.encode("utf-8")).digest(), KEY_LENGTH)
+    return short_hash(interaction_id, KEY_LENGTH)
 
 
 def short_key(value: str, length: int = 6) -> str:
-    """A short stable token for any id (e.g. a generated content id)."""
-    return _b32(hashlib.sha256(value.encode("utf-8")).digest(), length)
+    """A short stable token for any id: `engine.presentation.short_hash`, which
+    names generated contents (a "choose" button's arg) and parameter sets."""
+    return short_hash(value, length)
 
 
 def _secret_bytes(secret: str | bytes) -> bytes:

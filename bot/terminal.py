@@ -7,13 +7,12 @@ one), retry with feedback and jumps. `--auto` plays first choices unattended;
 
 from __future__ import annotations
 
-import html
 import re
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from bot.render import item_details, item_label
+from engine.presentation import Row, item_rows, item_title, selectable_items
 from engine.protocol import (
     EngineEvent,
     InteractionRequest,
@@ -25,16 +24,17 @@ from engine.protocol import (
     TextInputDisplay,
 )
 from engine.api import Engine
-from engine.errors import EngineError
-from engine.errors import InvalidResponse
-from engine.selection import selectable_items, wire_paths
+from engine.errors import EngineError, InvalidResponse
+from engine.selection import wire_paths
 
 OWNER = "terminal"
-_TAGS = re.compile(r"<[^>]+>")
+TITLE_LIMIT = 80
+FIELD_LIMIT = 160
 
 
-def plain(text: str) -> str:
-    return html.unescape(_TAGS.sub("", text))
+def row_text(row: Row) -> str:
+    """A row as a terminal line: summaries and plain values as they are, fields as `Label: value`."""
+    return row.text if row.role in ("title", "subtitle", "text") else f"{row.label}: {row.text}"
 
 
 class TerminalDemo:
@@ -130,10 +130,9 @@ class TerminalDemo:
     async def handle_select(self, req: InteractionRequest, display: SelectDisplay) -> None:
         items = selectable_items(display.data, display.display_schema)
         for number, (_, item, schema) in enumerate(items, start=1):
-            self.say(f" {number}. {item_label(item, schema, 80)}")
-            details = plain(item_details(item, schema, field_limit=160))
-            for line in details.splitlines():
-                self.say(f"      {line}")
+            self.say(f" {number}. {item_title(item, schema, TITLE_LIMIT)}")
+            for row in item_rows(item, schema, FIELD_LIMIT):
+                self.say(f"      {row_text(row)}")
         menu = self.option_menu(display.retryable.options if display.retryable else [])
         if display.mode == "review":
             answer = "" if self.auto else self.ask("Enter to continue, or an option: ")

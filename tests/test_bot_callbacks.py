@@ -95,3 +95,10 @@ def test_encode_refuses_unknown_actions_and_empty_secrets() -> None:
 def test_bytes_input_decodes() -> None:
     data = encode("hist", IID, "", SECRET)
     assert decode(data.encode("utf-8"), SECRET) == decode(data, SECRET)
+
+
+def test_keys_are_stable_across_versions() -> None:
+    # keyboards already sent carry these: the tokens must never change
+    assert interaction_key(IID) == "va75t5um"
+    assert short_key("gc_" + "0" * 32) == "dorhe5"
+    assert short_key("gc_" + "0" * 32, 8) == "dorhe5kr"

@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot import callbacks
 from bot.render import (
-    preview_media,
     OutMessage,
-    content_for_key,
     fit_caption,
     generated_contents,
-    item_details,
-    item_label,
+    item_html,
     next_param_choice,
     panel_params,
-    param_values,
     params_signature,
+    preview_media,
     render_contents,
     render_job_progress,
     render_media,
@@ -33,303 +28,36 @@ from bot.render import (
     selection_indices,
     split_text,
 )
+from bot.render.html import row_html
+from engine.presentation import Row, job_progress
 from engine.protocol import (
     ContentItem,
     Generation,
-    InteractionRequest,
     InteractionType,
     JobView,
     MediaDisplay,
-    MediaPanel,
-    ParamField,
-    Retryable,
-    RetryOption,
     SelectDisplay,
     TextInputDisplay,
 )
-from engine.selection import ux
+from tests.display_samples import (
+    MOTION_DATA,
+    MOTION_SCHEMA,
+    RETRY_SCENES,
+    RETRY_VIDEO,
+    SCENES_DATA,
+    SCENES_SCHEMA,
+    VIDEO_PROMPTS,
+    VIDEO_SCHEMA,
+    every_display_schema,
+    load_sample,
+    media_nodes,
+    media_request,
+    panels_for,
+    request,
+)
 from tests.fakes.telegram_server import parse_html
 
 SECRET = "render-test-secret"
-ROOT = Path(__file__).resolve().parents[1]
-
-# --- the spec's step 5 display schemas (shared/seed, "Schemas" of step 5) ---------------
-
-MOTION_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "_ux.display": "passthrough",
-    "properties": {
-        "detected": {
-            "type": "array",
-            "_ux": {"display": "visible", "display_label": "Detected Motion Elements", "render_as": "content-panel"},
-            "items": {
-                "type": "object",
-                "_ux": {"display": "visible", "render_as": "card", "nudges": ["index-badge"], "selectable": True},
-                "properties": {
-                    "element": {
-                        "type": "string",
-                        "_ux": {
-                            "display": True,
-                            "display_label": "Element",
-                            "render_as": "card-title",
-                            "highlight": True,
-                            "highlight_color": "#4ECDC4",
-                        },
-                    },
-                    "motion_type": {"type": "string", "_ux.display": True, "_ux.display_label": "Motion Type"},
-                    "location": {"type": "string", "_ux.display": True, "_ux.display_label": "Location"},
-                },
-            },
-        }
-    },
-}
-
-
-def _textarea(title: str, source: str, destination: str | None = None) -> dict[str, Any]:
-    node: dict[str, Any] = {"type": "string", "title": title, "_ux": {"input_type": "textarea", "source_field": source}}
-    if destination:
-        node["destination_field"] = destination
-    return node
-
-
-def _select(title: str, enum: list[str], default: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    node: dict[str, Any] = {"type": "string", "title": title, "enum": enum, "default": default, "_ux": {"input_type": "select"}}
-    if labels:
-        node["enum_labels"] = labels
-    return node
-
-
-VIDEO_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "_ux.display": "passthrough",
-    "properties": {
-        "leonardo": {
-            "type": "object",
-            "_ux": {
-                "display": "visible",
-                "tab_label": "Leonardo",
-                "render_as": "tab.media",
-                "provider": "leonardo",
-                "input_schema": {
-                    "type": "object",
-                    "properties": {
-                        "_text": _textarea("Prompt", "positive_prompt", "prompt"),
-                        "negative_prompt": _textarea("Negative Prompt", "negative_prompt"),
-                        "motion_strength": {
-                            "type": "integer", "title": "Motion Strength", "minimum": 1, "maximum": 10,
-                            "default": 5, "step": 1, "_ux": {"input_type": "slider"},
-                        },
-                    },
-                },
-            },
-            "properties": {
-                "positive_prompt": {"type": "string", "_ux.display": False},
-                "negative_prompt": {"type": "string", "_ux.display": False},
-                "motion_strength": {"type": "string", "_ux.display": True, "_ux.display_label": "Motion"},
-                "motion_notes": {"type": "string", "_ux.display": True, "_ux.display_label": "Notes", "_ux.highlight": True},
-            },
-        },
-        "veo": {
-            "type": "object",
-            "_ux": {
-                "display": "visible",
-                "tab_label": "Veo 3.1",
-                "render_as": "tab.media",
-                "provider": "leonardo",
-                "input_schema": {
-                    "type": "object",
-                    "properties": {
-                        "_text": _textarea("Prompt", "prompt", "prompt"),
-                        "duration": _select("Duration", ["4", "6", "8"], "8", {"4": "4 seconds", "6": "6 seconds", "8": "8 seconds"}),
-                        "resolution": _select("Resolution", ["RESOLUTION_720", "RESOLUTION_1080"], "RESOLUTION_720",
-                                              {"RESOLUTION_720": "720p", "RESOLUTION_1080": "1080p"}),
-                    },
-                },
-            },
-            "properties": {
-                "prompt": {"type": "string", "_ux.display": False},
-                "audio_notes": {"type": "string", "_ux.display": True, "_ux.display_label": "Sound"},
-            },
-        },
-        "sora": {
-            "type": "object",
-            "_ux": {
-                "display": "visible",
-                "tab_label": "Sora 2",
-                "render_as": "tab.media",
-                "provider": "openai",
-                "input_schema": {
-                    "type": "object",
-                    "properties": {
-                        "_text": _textarea("Prompt", "prompt", "prompt"),
-                        "model": _select("Model", ["sora-2", "sora-2-pro"], "sora-2"),
-                        "aspect_ratio": _select("Aspect Ratio", ["16:9", "9:16"], "9:16"),
-                    },
-                },
-            },
-            "properties": {
-                "prompt": {"type": "string", "_ux.display": False},
-                "style_notes": {"type": "string", "_ux.display": True, "_ux.display_label": "Style", "_ux.highlight": True},
-            },
-        },
-    },
-}  # fmt: skip
-
-# a step-2-like scene schema (the spec's select_scene cards)
-SCENES_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "_ux.display": "passthrough",
-    "properties": {
-        "scenes": {
-            "type": "array",
-            "_ux": {"render_as": "card-stack", "display_label": "Scene ideas"},
-            "items": {
-                "type": "object",
-                "_ux": {"render_as": "card", "selectable": True},
-                "properties": {
-                    "title": {"type": "string", "_ux": {"render_as": "card-title"}},
-                    "hook": {"type": "string", "_ux": {"render_as": "card-subtitle"}},
-                    "narrative": {"type": "string", "_ux.display_label": "Story"},
-                    "visual_moments": {"type": "array", "items": {"type": "string"}, "_ux.display_label": "Moments"},
-                    "pet_behavior": {"type": "string", "_ux.display_label": "Pet focus"},
-                    "emotional_arc": {"type": "string", "_ux.display_label": "Arc"},
-                    "setting": {"type": "object", "_ux.display_label": "Setting",
-                                "properties": {"place": {"type": "string"}, "time": {"type": "string"}}},
-                    "scene_keywords": {"type": "array", "_ux.display": False},
-                },
-            },
-        }
-    },
-}  # fmt: skip
-
-MOTION_DATA = {
-    "detected": [
-        {"element": "Steam from the teacup", "motion_type": "rising wisps", "location": "table, left"},
-        {"element": "Curtain", "motion_type": "gentle breeze ripple", "location": "window, background"},
-        {"element": "Candle flame", "motion_type": "soft flicker", "location": "shelf, right"},
-        {"element": "Falling snow", "motion_type": "slow drift", "location": "outside the window"},
-    ]
-}
-
-SCENES_DATA = {
-    "scenes": [
-        {
-            "title": f"Window Seat Snow Day {n}",
-            "hook": "A kitten discovers snow through glass.",
-            "narrative": "The kitten watches flakes fall. It paws at the glass. It curls up, content.",
-            "visual_moments": ["paw on glass", "tail flick", "slow blink"],
-            "pet_behavior": "curious pawing",
-            "emotional_arc": "wonder to comfort",
-            "setting": {"place": "cosy window seat", "time": "winter morning"},
-            "scene_keywords": [{"keyword": "snow", "category": "setting", "weight": 80}],
-        }
-        for n in range(1, 4)
-    ]
-}
-
-VIDEO_PROMPTS = {
-    "leonardo": {
-        "positive_prompt": "Static tabby cat on a window seat, steam rising from a teacup, curtain ripples softly",
-        "negative_prompt": "pet moving, deformation, morphing",
-        "motion_strength": "subtle",
-        "motion_notes": "Only the steam and curtain move.",
-    },
-    "veo": {"prompt": "Locked-off shot: steam curls from a teacup beside a sleeping cat", "audio_notes": "soft rain"},
-    "sora": {"prompt": "A still cat, steam rising, curtains breathing", "style_notes": "warm film grain"},
-}
-
-RETRY_SCENES = Retryable(
-    options=[
-        RetryOption(id="continue", mode="continue", label="Use this scene"),
-        RetryOption(
-            id="retry",
-            mode="retry",
-            label="Give me three different ideas",
-            target_module="generate_scenes",
-            feedback={"enabled": True, "prompt": "What should be different?", "default_message": "Different ideas please"},
-        ),
-    ]
-)
-
-RETRY_VIDEO = Retryable(
-    options=[
-        RetryOption(id="continue", mode="continue", label="Accept and continue"),
-        RetryOption(id="retry_prompts", mode="retry", label="Regenerate video prompts", target_module="generate_video_prompts",
-                    feedback={"enabled": True}),
-        RetryOption(id="change_motion_elements", mode="jump", label="Change motion elements",
-                    target_step="video_generation", target_module="select_motion_elements"),
-        RetryOption(id="change_image", mode="jump", label="Go back to image selection", target_step="image_prompts",
-                    target_module="generate_and_select_images"),
-    ]
-)  # fmt: skip
-
-
-def _request(display: Any, itype: InteractionType, title: str = "Pick", **kw: Any) -> InteractionRequest:
-    base: dict[str, Any] = dict(
-        interaction_id="sel_0190f3a5b7c87d3e9a1b2c3d4e5f6a7b",
-        interaction_type=itype,
-        run_id="run_0190f3a5",
-        step_id="video_generation",
-        step_name="Step 5: Video Generation",
-        step_number=5,
-        module_name="select_motion_elements",
-        title=title,
-        display_data=display,
-    )
-    base.update(kw)
-    return InteractionRequest(**base)
-
-
-def _media_nodes(schema: dict[str, Any], prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
-    found = []
-    for key, node in (schema.get("properties") or {}).items():
-        if ux(node).get("render_as") in ("tab.media", "media"):
-            found.append((prefix + key, node))
-        elif isinstance(node, dict):
-            found.extend(_media_nodes(node, f"{prefix}{key}."))
-    return found
-
-
-def _panels(schema: dict[str, Any], data: dict[str, Any], availability: dict[str, str]) -> list[MediaPanel]:
-    """Panels the way the engine derives them (cc-workflow.md §1.10)."""
-    panels = []
-    for key, node in _media_nodes(schema):
-        hints = ux(node)
-        data_node = data
-        for part in key.split("."):
-            data_node = data_node[part]
-        fields = []
-        for name, prop in hints["input_schema"]["properties"].items():
-            source = ux(prop).get("source_field")
-            value = data_node.get(source) if source else None
-            fields.append(
-                ParamField(
-                    name=prop.get("destination_field", name),
-                    source_name=name,
-                    title=prop.get("title", name),
-                    type=prop.get("type", "string"),
-                    input_type=ux(prop).get("input_type"),
-                    enum=prop.get("enum"),
-                    enum_labels=prop.get("enum_labels", {}),
-                    minimum=prop.get("minimum"),
-                    maximum=prop.get("maximum"),
-                    step=prop.get("step"),
-                    value=value if value is not None else prop.get("default"),
-                )
-            )
-        panels.append(
-            MediaPanel(
-                prompt_key=key,
-                label=hints["tab_label"],
-                provider=hints["provider"],
-                availability=availability.get(key, "live"),  # type: ignore[arg-type]
-                prompt_data=data_node,
-                fields=fields,
-                price={"leonardo": "~200 credits", "veo": "~$0.40"}.get(key, "free"),
-                note="Sora 2 was shut down on 2026-09-24." if availability.get(key) == "unavailable" else "",
-            )
-        )
-    return panels
 
 
 def _check_limits(messages: list[OutMessage]) -> None:
@@ -366,41 +94,43 @@ def _buttons(messages: list[OutMessage]) -> list[tuple[str, callbacks.CallbackDa
 # ------------------------------------------------------------------ selection
 
 
-def test_selectable_items_follow_the_schema() -> None:
-    paths = [p for p, _, _ in selectable_items(MOTION_DATA, MOTION_SCHEMA)]
-    assert paths == [["detected", 0], ["detected", 1], ["detected", 2], ["detected", 3]]
-    assert [p for p, _, _ in selectable_items(SCENES_DATA, SCENES_SCHEMA)] == [["scenes", 0], ["scenes", 1], ["scenes", 2]]
-    cards = [{"id": "cat", "label": "Cat"}, {"id": "dog", "label": "Dog"}]
-    assert [p for p, _, _ in selectable_items(cards, {"type": "array", "items": {"_ux.selectable": True}})] == [[0], [1]]
-    # nothing marked selectable: the first array found
-    assert [p for p, _, _ in selectable_items({"meta": "x", "ideas": ["a", "b"]}, {})] == [["ideas", 0], ["ideas", 1]]
-
-
-def test_item_label_and_details_use_ux_hints() -> None:
+def test_item_html_marks_up_the_rows() -> None:
     (_, item, schema) = selectable_items(MOTION_DATA, MOTION_SCHEMA)[0]
-    assert item_label(item, schema) == "Steam from the teacup"
-    details = item_details(item, schema)
+    details = item_html(item, schema)
     assert "<i>Motion Type:</i> rising wisps" in details and "<i>Location:</i> table, left" in details
     assert "Steam from the teacup" not in details  # the title is the label, not repeated
+    assert item_html(item, schema, include_title=True).startswith("<i>Element:</i> <b>Steam from the teacup</b>\n")
 
     (_, scene, scene_schema) = selectable_items(SCENES_DATA, SCENES_SCHEMA)[0]
-    assert item_label(scene, scene_schema) == "Window Seat Snow Day 1"
-    details = item_details(scene, scene_schema)
+    details = item_html(scene, scene_schema)
     assert "<i>A kitten discovers snow through glass.</i>" in details  # card-subtitle
     assert "<i>Moments:</i> paw on glass, tail flick, slow blink" in details  # list joined
     assert "<i>Setting:</i> Place: cosy window seat, Time: winter morning" in details  # nested summarised
     assert "snow" not in details.split("Setting")[1] and "weight" not in details  # display false hidden
 
-    long_title = {"title": "A" * 100}
-    assert len(item_label(long_title, {"properties": {"title": {"_ux.render_as": "card-title"}}})) <= 40
-    assert item_label("plain string item", {}) == "plain string item"
     fmt = {"properties": {"tags": {"_ux.display_format": "{{ value | join(' / ') }}", "_ux.display_label": "Tags"}}}
-    assert "<i>Tags:</i> a / b" in item_details({"name": "x", "tags": ["a", "b"]}, fmt)
+    assert "<i>Tags:</i> a / b" in item_html({"name": "x", "tags": ["a", "b"]}, fmt)
+    assert item_html("<plain> & item", {}, include_title=True) == "&lt;plain&gt; &amp; item"
+
+
+def test_row_html() -> None:
+    assert row_html(Row("Scene", "Snow <day>", "title")) == "<b>Snow &lt;day&gt;</b>"
+    assert row_html(Row("Hook", "A & B", "subtitle")) == "<i>A &amp; B</i>"
+    assert row_html(Row("Mood", "cozy", "highlight")) == "<i>Mood:</i> <b>cozy</b>"
+    assert row_html(Row("<L>", "v")) == "<i>&lt;L&gt;:</i> v" and row_html(Row("", "<t>", "text")) == "&lt;t&gt;"
+
+
+def test_preview_media_sends_by_telegram_kind() -> None:
+    schema = {"properties": {"v": {"_ux.render_as": "video"}, "i": {"_ux.render_as": "image"},
+                             "a": {"_ux.render_as": "audio"}, "m": {"_ux.render_as": "media", "_ux.display_label": "<x>"}}}
+    previews = preview_media({"v": "/v", "i": "/i", "a": "/a", "m": "/m"}, schema)
+    assert [(p.kind, p.path) for p in previews] == [("video", "/v"), ("photo", "/i"), ("audio", "/a"), ("document", "/m")]
+    assert previews[-1].label == "<x>"  # escaped by whoever captions it
 
 
 def test_multi_select_toggles_hint_and_done() -> None:
     disp = SelectDisplay(data=MOTION_DATA, schema=MOTION_SCHEMA, multi_select=True, min_selections=1, max_selections=3)
-    req = _request(disp, InteractionType.SELECT, "Select motion elements to animate in your video")
+    req = request(disp, InteractionType.SELECT, "Select motion elements to animate in your video")
     messages = render_select(req, {0, 2}, SECRET)
     _check_limits(messages)
     text = messages[-1].text
@@ -413,13 +143,13 @@ def test_multi_select_toggles_hint_and_done() -> None:
     assert ("Done (2 selected)", "confirm") in [(t, d.action) for t, d in buttons]
     assert selection_indices(req, {0, 2}) == [["detected", 0], ["detected", 2]]
 
-    unbounded = render_select(_request(disp.model_copy(update={"max_selections": None}), InteractionType.SELECT), set(), SECRET)
+    unbounded = render_select(request(disp.model_copy(update={"max_selections": None}), InteractionType.SELECT), set(), SECRET)
     assert "Choose at least 1" in unbounded[-1].text and "Done (0 selected)" in [b.text for b in unbounded[-1].all_buttons()]
 
 
 def test_single_select_with_retry_option() -> None:
     disp = SelectDisplay(data=SCENES_DATA, schema=SCENES_SCHEMA, retryable=RETRY_SCENES)
-    req = _request(disp, InteractionType.SELECT, "Choose a scene", step_id="scene_generation")
+    req = request(disp, InteractionType.SELECT, "Choose a scene", step_id="scene_generation")
     messages = render_select(req, None, SECRET)
     _check_limits(messages)
     buttons = _buttons(messages)
@@ -434,7 +164,7 @@ def test_single_select_with_retry_option() -> None:
 
 def test_review_mode_shows_content_and_options_only() -> None:
     disp = SelectDisplay(data=SCENES_DATA, schema=SCENES_SCHEMA, mode="review", retryable=RETRY_SCENES, min_selections=0)
-    messages = render_select(_request(disp, InteractionType.REVIEW, "Review"), None, SECRET)
+    messages = render_select(request(disp, InteractionType.REVIEW, "Review"), None, SECRET)
     _check_limits(messages)
     actions = [d.action for _, d in _buttons(messages)]
     assert actions == ["opt", "opt"]
@@ -442,15 +172,15 @@ def test_review_mode_shows_content_and_options_only() -> None:
     # a review of a plain object, nothing selectable, no retryable: content + Continue
     summary = {"title": "My video", "caption": "Snow day!", "secret_notes": "x"}
     schema = {"properties": {"title": {}, "caption": {"_ux.display_label": "Caption"}, "secret_notes": {"_ux.display": False}}}
-    messages = render_select(_request(SelectDisplay(data=summary, schema=schema, mode="review"), InteractionType.REVIEW), None, SECRET)
+    messages = render_select(request(SelectDisplay(data=summary, schema=schema, mode="review"), InteractionType.REVIEW), None, SECRET)
     assert "Snow day!" in messages[-1].text and "secret_notes" not in messages[-1].text and "x\n" not in messages[-1].text
     assert [(b.text, callbacks.decode(b.callback_data, SECRET).action) for b in messages[-1].all_buttons()] == [("✔️ Continue", "confirm")]  # type: ignore[union-attr]
 
 
 def test_rendering_ignores_step_ids_and_state_keys() -> None:
     disp = SelectDisplay(data=SCENES_DATA, schema=SCENES_SCHEMA, retryable=RETRY_SCENES)
-    one = render_select(_request(disp, InteractionType.SELECT), None, SECRET)
-    other = render_select(_request(disp, InteractionType.SELECT, step_id="zzz", module_name="yyy"), None, SECRET)
+    one = render_select(request(disp, InteractionType.SELECT), None, SECRET)
+    other = render_select(request(disp, InteractionType.SELECT, step_id="zzz", module_name="yyy"), None, SECRET)
     assert one == other
 
 
@@ -470,7 +200,7 @@ def test_thirty_huge_options_never_break_limits() -> None:
     for multi in (False, True):
         disp = SelectDisplay(data=huge, schema=SCENES_SCHEMA, multi_select=multi, max_selections=5 if multi else None,
                              retryable=RETRY_SCENES)  # fmt: skip
-        messages = render_select(_request(disp, InteractionType.SELECT, "<b>Pick</b> " * 500), set(range(0, 30, 3)), SECRET)
+        messages = render_select(request(disp, InteractionType.SELECT, "<b>Pick</b> " * 500), set(range(0, 30, 3)), SECRET)
         _check_limits(messages)
         assert len(messages) <= 3
         assert "<script>" not in "".join(m.text for m in messages)
@@ -482,7 +212,7 @@ def test_thirty_huge_options_never_break_limits() -> None:
 def test_very_long_lists_are_paged() -> None:
     items = [{"name": f"Option {n}"} for n in range(150)]
     disp = SelectDisplay(data=items, schema={"type": "array", "items": {"_ux.selectable": True}})
-    req = _request(disp, InteractionType.SELECT)
+    req = request(disp, InteractionType.SELECT)
     first = render_select(req, None, SECRET)
     _check_limits(first)
     picks = [int(d.arg) for _, d in _buttons(first) if d.action == "pick"]
@@ -496,7 +226,7 @@ def test_very_long_lists_are_paged() -> None:
 def test_html_is_escaped_everywhere() -> None:
     evil = {"detected": [{"element": "<script>alert(1)</script>", "motion_type": "a & b < c", "location": "<b>bold?</b>"}]}
     disp = SelectDisplay(data=evil, schema=MOTION_SCHEMA, multi_select=True)
-    req = _request(disp, InteractionType.SELECT, "<i>title</i>", step_name="Step <5>")
+    req = request(disp, InteractionType.SELECT, "<i>title</i>", step_name="Step <5>")
     messages = render_select(req, None, SECRET)
     _check_limits(messages)
     text = messages[0].text
@@ -511,34 +241,28 @@ def test_html_is_escaped_everywhere() -> None:
 
 def test_text_input_force_reply_placeholder_and_skip() -> None:
     disp = TextInputDisplay(prompt="Anything special? (pet name, mood)", allow_empty=True, placeholder="x" * 200)
-    messages = render_text_input(_request(disp, InteractionType.TEXT_INPUT, "Any direction?"), SECRET)
+    messages = render_text_input(request(disp, InteractionType.TEXT_INPUT, "Any direction?"), SECRET)
     _check_limits(messages)
     assert messages[0].force_reply and len(messages[0].placeholder or "") <= 64
     assert "Anything special?" in messages[0].text and "Any direction?" in messages[0].text
     assert [(t, d.action) for t, d in _buttons(messages)] == [("Skip", "skip")]
 
     with_default = TextInputDisplay(prompt="Name?", default_value="Mochi <3", allow_empty=True)
-    messages = render_text_input(_request(with_default, InteractionType.TEXT_INPUT, "Name?"), SECRET)
+    messages = render_text_input(request(with_default, InteractionType.TEXT_INPUT, "Name?"), SECRET)
     _check_limits(messages)
     assert [(t, d.action) for t, d in _buttons(messages)] == [("Use default", "text-default")]
     assert "Mochi &lt;3" in messages[0].text and messages[0].placeholder == "Default: Mochi <3"
 
     required = TextInputDisplay(prompt="Name?", allow_empty=False)
-    messages = render_text_input(_request(required, InteractionType.TEXT_INPUT, "Name?"), SECRET)
+    messages = render_text_input(request(required, InteractionType.TEXT_INPUT, "Name?"), SECRET)
     assert len(messages) == 1 and messages[0].buttons == [] and messages[0].force_reply
 
 
 # ------------------------------------------------------------------------ media
 
 
-def _media_request(**update: Any) -> InteractionRequest:
-    panels = _panels(VIDEO_SCHEMA, VIDEO_PROMPTS, {"veo": "offline", "sora": "unavailable"})
-    disp = MediaDisplay(data=VIDEO_PROMPTS, schema=VIDEO_SCHEMA, panels=panels, retryable=RETRY_VIDEO, **update)
-    return _request(disp, InteractionType.MEDIA_GENERATION, "Generate and Select Videos", interaction_id="med_0190abc")
-
-
 def test_media_panels_buttons_and_availability() -> None:
-    req = _media_request()
+    req = media_request()
     messages = render_media(req, SECRET, None)
     _check_limits(messages)
     text = messages[0].text
@@ -560,18 +284,12 @@ def test_media_panels_buttons_and_availability() -> None:
 
 
 def test_media_param_choices_cycle_and_change_the_signature() -> None:
-    req = _media_request()
+    req = media_request()
     disp = req.display_data
     assert isinstance(disp, MediaDisplay)
     veo = disp.panels[1]
     duration = next(i for i, f in enumerate(veo.fields) if f.source_name == "duration")
-    overrides = next_param_choice(veo, duration, {})
-    assert overrides == {"duration": "4"}  # 8 -> wraps to 4
-    assert next_param_choice(veo, duration, overrides) == {"duration": "6"}
-    assert next_param_choice(veo, duration, overrides, value_index=2) == {"duration": "8"}
-    assert param_values(disp.panels[0].fields[2]) == list(range(1, 11))
-    wide = ParamField(name="w", source_name="w", title="Weird", type="integer", minimum=0, maximum=3000, value=250)
-    assert len(param_values(wide)) <= 7 and 250 in param_values(wide) and param_values(wide)[-1] == 3000
+    overrides = next_param_choice(veo, duration, {})  # the cycling itself: tests/test_presentation.py
 
     before = {d.arg for _, d in _buttons(render_media(req, SECRET, {})) if d.action == "gen"}
     after_msgs = render_media(req, SECRET, {"veo": overrides})
@@ -595,7 +313,7 @@ def test_media_generations_jobs_and_picks(tmp_path: Path) -> None:
         JobView(job_id="job_4", interaction_id="med_0190abc", prompt_key="veo", provider="leonardo", action_type="img2vid",
                 status="running", progress=0.4),
     ]  # fmt: skip
-    req = _media_request(generations=generations, jobs=jobs)
+    req = media_request(generations=generations, jobs=jobs)
     messages = render_media(req, SECRET)
     _check_limits(messages)
     assert "⏳ Veo 3.1: rendering… 40%" in messages[0].text and "3 results so far" in messages[0].text
@@ -603,8 +321,9 @@ def test_media_generations_jobs_and_picks(tmp_path: Path) -> None:
     assert [t for t, _ in picks] == ["✅ Pick #1", "✅ Pick #2", "✅ Pick #3"]
     disp = req.display_data
     assert isinstance(disp, MediaDisplay)
-    assert [content_for_key(disp, arg) for _, arg in picks] == [f"gc_{1:032x}", f"gc_{2:032x}", "gc_legacy"]
-    assert content_for_key(disp, "nope") is None
+    named = {c.key: c.content_id for c in generated_contents(disp)}  # how the bot resolves a "choose" tap
+    assert [named[arg] for _, arg in picks] == [f"gc_{1:032x}", f"gc_{2:032x}", "gc_legacy"]
+    assert "nope" not in named
     assert [c.number for c in generated_contents(disp)] == [1, 2, 3]
 
     files = render_contents(req, SECRET)
@@ -619,10 +338,10 @@ def test_media_huge_prompts_and_many_generations_fit() -> None:
     prompts["leonardo"]["positive_prompt"] = "<b>x</b> " * 3000
     prompts["leonardo"]["motion_notes"] = "n" * 10_000
     prompts["veo"]["audio_notes"] = "é😺" * 5000
-    panels = _panels(VIDEO_SCHEMA, prompts, {})
+    panels = panels_for(VIDEO_SCHEMA, prompts, {})
     many = {"leonardo": [Generation(metadata_id=f"j{n}", content_ids=[f"gc_{n}_{k}" for k in range(4)]) for n in range(40)]}
     disp = MediaDisplay(data=prompts, schema=VIDEO_SCHEMA, panels=panels, generations=many, retryable=RETRY_VIDEO)
-    messages = render_media(_request(disp, InteractionType.MEDIA_GENERATION), SECRET)
+    messages = render_media(request(disp, InteractionType.MEDIA_GENERATION), SECRET)
     _check_limits(messages)
     picks = [t for t, d in _buttons(messages) if d.action == "choose"]
     assert picks and picks[-1] == "✅ Pick #160"  # the newest stay when the keyboard is full
@@ -632,19 +351,19 @@ def test_job_progress_lines() -> None:
     job = JobView(job_id="j", interaction_id="i", prompt_key="leonardo", provider="leonardo", action_type="img2vid",
                   status="running", progress=0.4)  # fmt: skip
     assert render_job_progress(job) == "⏳ Leonardo: rendering… 40%"
-    assert render_job_progress(job.model_copy(update={"progress": 75})) == "⏳ Leonardo: rendering… 75%"
-    assert render_job_progress(job.model_copy(update={"status": "submitted", "progress": None})) == "⏳ Leonardo: queued…"
-    done = job.model_copy(update={"status": "completed", "content_ids": ["a"]})
-    assert render_job_progress(done) == "✅ Leonardo: done (1 file)"
     failed = job.model_copy(update={"status": "failed", "error": "insufficient <credits>", "retryable_error": True})
     assert render_job_progress(failed) == "⚠️ Leonardo: failed: insufficient &lt;credits&gt;. You can try again."
-    assert render_job_progress(job.model_copy(update={"provider": "openai", "status": "cancelled"})) == "✖️ OpenAI: cancelled"
+    named = job.model_copy(update={"status": "submitted", "message": "a & b"})
+    assert render_job_progress(named, "<Veo>") == "⏳ &lt;Veo&gt;: a &amp; b…"
+    for status in ("created", "submitted", "running", "completed", "failed", "cancelled"):
+        line = job.model_copy(update={"status": status, "error": "x < y"})
+        assert parse_html(render_job_progress(line))[0] == job_progress(line)  # the neutral line, escaped
 
 
 def test_render_request_dispatches() -> None:
-    media = render_request(_media_request(), SECRET)
+    media = render_request(media_request(), SECRET)
     assert any(d.action == "gen" for _, d in _buttons(media))
-    text = render_request(_request(TextInputDisplay(prompt="?"), InteractionType.TEXT_INPUT), SECRET)
+    text = render_request(request(TextInputDisplay(prompt="?"), InteractionType.TEXT_INPUT), SECRET)
     assert text[0].force_reply
 
 
@@ -681,39 +400,22 @@ def test_fit_caption() -> None:
 # ------------------------------------------------- every display schema in the repo
 
 
-def _sample(schema: Any, depth: int = 0) -> Any:
-    """Plausible data for a display schema (3 items per array)."""
-    if not isinstance(schema, dict) or depth > 6:
-        return "sample"
-    kind = schema.get("type")
-    if kind == "array" or "items" in schema:
-        return [_sample(schema.get("items", {}), depth + 1) for _ in range(3)]
-    if kind == "object" or "properties" in schema:
-        return {k: _sample(v, depth + 1) for k, v in (schema.get("properties") or {}).items()}
-    if "enum" in schema:
-        return schema["enum"][0]
-    return {"integer": 3, "number": 1.5, "boolean": True}.get(kind, "sample <text> & more")  # type: ignore[arg-type]
 
 
-DISPLAY_SCHEMAS = sorted((ROOT / "workflows").glob("**/*display_schema*.json"))
-
-
-@pytest.mark.skipif(not DISPLAY_SCHEMAS, reason="no workflow display schemas in this tree")
-@pytest.mark.parametrize("path", DISPLAY_SCHEMAS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", every_display_schema())
 def test_every_workflow_display_schema_renders(path: Path) -> None:
-    schema = json.loads(path.read_text())
-    data = _sample(schema)
-    if _media_nodes(schema):
-        panels = _panels(schema, data, {})
-        req = _request(MediaDisplay(data=data, schema=schema, panels=panels), InteractionType.MEDIA_GENERATION)
+    schema, data = load_sample(path)
+    if media_nodes(schema):
+        panels = panels_for(schema, data, {})
+        req = request(MediaDisplay(data=data, schema=schema, panels=panels), InteractionType.MEDIA_GENERATION)
         messages = render_media(req, SECRET)
         assert sum(d.action == "gen" for _, d in _buttons(messages)) == len(panels)
     elif selectable_items(data, schema):
-        req = _request(SelectDisplay(data=data, schema=schema, multi_select=True), InteractionType.SELECT)
+        req = request(SelectDisplay(data=data, schema=schema, multi_select=True), InteractionType.SELECT)
         messages = render_select(req, {0}, SECRET)
         assert any(d.action == "toggle" for _, d in _buttons(messages))
     else:  # nothing to pick: a review (e.g. the finished video), shown with its media first
-        req = _request(SelectDisplay(data=data, schema=schema, mode="review"), InteractionType.REVIEW)
+        req = request(SelectDisplay(data=data, schema=schema, mode="review"), InteractionType.REVIEW)
         messages = render_select(req, set(), SECRET)
         assert messages and any(d.action == "confirm" for _, d in _buttons(messages))
         if "final_video" in path.name:
