@@ -4,38 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
 
+from bot.main import configure_logging, open_engine, run_bot
 from engine.definitions import WorkflowError, load_workflow
 from engine.modules import default_modules
-from engine.settings import Settings, load_settings
-
-
-def configure_logging(settings: Settings, quiet: bool = False) -> None:
-    level = logging.ERROR if quiet else getattr(logging, settings.ccbot_log_level.upper(), logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpx2", "aiosqlite", "telegram.ext.Updater"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-async def open_engine(settings: Settings, workflow: Path | None = None):  # -> Engine
-    from engine.api import Engine
-    from engine.catalogue import discover_workflows
-    from engine.providers.live import build_registry
-
-    registry = build_registry(settings)
-    registry.log_summary()
-    folders = [workflow] if workflow else None
-    if folders is None and settings.ccbot_workflows_dir:
-        folders = discover_workflows(settings.ccbot_workflows_dir)
-    return await Engine.open(
-        db_path=settings.db_path,
-        media_root=settings.media_root,
-        providers=registry,
-        workflow_dirs=folders,
-    )
+from engine.settings import load_settings
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -84,8 +59,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.app import run_bot
-
     settings = load_settings()
     configure_logging(settings)
     return run_bot(settings, webhook=args.webhook)

@@ -152,6 +152,7 @@ class JobView(BaseModel):
     cost: str = "free"
     params: dict[str, Any] = Field(default_factory=dict)
     content_ids: list[str] = Field(default_factory=list)
+    request_key: str | None = None  # the front end's idempotency key it was started with
 
 
 class MediaDisplay(BaseModel):

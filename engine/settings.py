@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     telegram_local_mode: bool = False
     telegram_upload_limit_mb: int = 50  # cloud Bot API; a local Bot API server allows 2000
     ccbot_allowed_users: str = ""  # comma-separated Telegram user ids
+    # Telegram's flood limits, kept by the bot itself (bot/telegram/flood.py)
+    ccbot_overall_per_s: float = 30.0  # messages a second for the whole bot
+    ccbot_chat_per_s: float = 1.0  # messages a second in one chat, after a burst
+    ccbot_chat_burst: float = 20.0  # messages one chat may get at once
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_port: int = 8443

@@ -38,7 +38,7 @@ class JobRecord(BaseModel):
             provider=self.provider, action_type=self.action_type,
             status=self.status if self.status in JOB_STATES else "running",  # type: ignore[arg-type]
             progress=self.progress, message=self.message, error=self.error, retryable_error=self.retryable_error,
-            cost=self.cost_label, params=self.params, content_ids=list(self.content_ids),
+            cost=self.cost_label, params=self.params, content_ids=list(self.content_ids), request_key=self.request_key,
         )
 
 

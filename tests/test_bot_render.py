@@ -294,7 +294,7 @@ def test_media_param_choices_cycle_and_change_the_signature() -> None:
     before = {d.arg for _, d in _buttons(render_media(req, SECRET, {})) if d.action == "gen"}
     after_msgs = render_media(req, SECRET, {"veo": overrides})
     after = {d.arg for _, d in _buttons(after_msgs) if d.action == "gen"}
-    assert before != after and f"1.{params_signature(panel_params(veo, overrides))}" in after
+    assert before != after and f"1.{params_signature(panel_params(veo, overrides))}.0" in after
     assert "Duration: 4 seconds" in [t for t, _ in _buttons(after_msgs)]
     assert "Duration 4 seconds" in after_msgs[0].text
 

@@ -88,7 +88,10 @@ def render_media(
         price = f" ({panel.price})" if panel.price else ""
         generate = button_label(f"▶ Generate with {panel.label}{price}", 56)
         signature = params_signature(panel_params(panel, overrides))
-        rows.append([Button(generate, callbacks.encode("gen", iid, f"{p_idx}.{signature}", secret))])
+        # how many tries this panel has had: the control message is edited in place, so after
+        # each try its Generate button is a new button (a new try), and an older one a replay
+        tries = sum(1 for job in disp.jobs if job.prompt_key == panel.prompt_key)
+        rows.append([Button(generate, callbacks.encode("gen", iid, f"{p_idx}.{signature}.{tries}", secret))])
         param_buttons = [
             Button(
                 button_label(f"{shorten(s.title, 16)}: {shorten(s.value, 22)}"),

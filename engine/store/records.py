@@ -57,6 +57,7 @@ class SessionRow:
 
     run_id: str
     owner: str
+    key: str | None
     data: dict[str, Any]
     updated_at: float
 

@@ -59,13 +59,16 @@ SQLITE_MIGRATIONS: list[list[str]] = [
     # 2: front-end sessions (one row per run) and deliver-once claims on the same
     # connection as the log; the bot's old key-value tables are folded in.
     [
+        # `key` is the front end's own lookup key (the bot: its open question's button key)
         """CREATE TABLE sessions (
             run_id TEXT PRIMARY KEY,
             owner TEXT NOT NULL,
+            key TEXT,
             data TEXT NOT NULL,
             updated_at REAL NOT NULL
         )""",
         "CREATE INDEX sessions_by_owner ON sessions(owner, updated_at)",
+        "CREATE INDEX sessions_by_key ON sessions(key)",
         """CREATE TABLE claims (
             key TEXT PRIMARY KEY,
             run_id TEXT NOT NULL DEFAULT '',

@@ -22,6 +22,11 @@ from engine.store.records import Event, JobChange, NewEvent, RunRow, SessionRow,
 from engine.store.schema import SQLITE_MIGRATIONS
 
 _RUN_COLUMNS = "run_id, owner, workflow_id, status, created_at, updated_at"
+_SESSION_COLUMNS = "run_id, owner, key, data, updated_at"
+
+
+def _session_row(row: Any) -> SessionRow:
+    return SessionRow(row[0], row[1], row[2], json.loads(row[3]), row[4])
 
 
 class SQLiteStore(Store):
@@ -182,26 +187,30 @@ class SQLiteStore(Store):
 
     # ------------------------------------------------------------ sessions
     async def session_of_owner(self, owner: str) -> SessionRow | None:
-        rows = await self._rows("SELECT run_id, owner, data, updated_at FROM sessions WHERE owner=?"
-                                " ORDER BY updated_at DESC LIMIT 1", (owner,))
-        return SessionRow(rows[0][0], rows[0][1], json.loads(rows[0][2]), rows[0][3]) if rows else None
+        return await self._session("WHERE owner=? ORDER BY updated_at DESC LIMIT 1", owner)
 
     async def session(self, run_id: str) -> SessionRow | None:
-        rows = await self._rows("SELECT run_id, owner, data, updated_at FROM sessions WHERE run_id=?", (run_id,))
-        return SessionRow(rows[0][0], rows[0][1], json.loads(rows[0][2]), rows[0][3]) if rows else None
+        return await self._session("WHERE run_id=?", run_id)
 
-    async def save_session(self, run_id: str, owner: str, data: dict[str, Any]) -> None:
-        await self._write("INSERT INTO sessions(run_id, owner, data, updated_at) VALUES (?,?,?,?)"
-                          " ON CONFLICT(run_id) DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at",
-                          (run_id, owner, json.dumps(data, separators=(",", ":")), time.time()))
+    async def session_by_key(self, key: str) -> SessionRow | None:
+        return await self._session("WHERE key=? ORDER BY updated_at DESC LIMIT 1", key)
+
+    async def _session(self, where: str, arg: str) -> SessionRow | None:
+        rows = await self._rows(f"SELECT {_SESSION_COLUMNS} FROM sessions {where}", (arg,))
+        return _session_row(rows[0]) if rows else None
+
+    async def save_session(self, run_id: str, owner: str, key: str | None, data: dict[str, Any]) -> None:
+        await self._write("INSERT INTO sessions(run_id, owner, key, data, updated_at) VALUES (?,?,?,?,?)"
+                          " ON CONFLICT(run_id) DO UPDATE SET key=excluded.key, data=excluded.data,"
+                          " updated_at=excluded.updated_at",
+                          (run_id, owner, key, json.dumps(data, separators=(",", ":")), time.time()))
 
     async def delete_session(self, run_id: str) -> None:
         await self._write("DELETE FROM sessions WHERE run_id=?", (run_id,))
 
     async def sessions(self, limit: int = 1000) -> list[SessionRow]:
-        rows = await self._rows("SELECT run_id, owner, data, updated_at FROM sessions"
-                                " ORDER BY updated_at DESC LIMIT ?", (limit,))
-        return [SessionRow(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
+        rows = await self._rows(f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY updated_at DESC LIMIT ?", (limit,))
+        return [_session_row(r) for r in rows]
 
     # -------------------------------------------------------------- claims
     async def claim(self, keys: list[str], run_id: str = "") -> list[bool]:

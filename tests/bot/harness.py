@@ -13,8 +13,7 @@ from typing import Any
 from pydantic import SecretStr
 from telegram.ext import Application
 
-from bot.app import CCBot, build_application
-from bot.ui_store import UIStore
+from bot.telegram.app import TelegramFront, build_application
 from engine.providers.base import (
     Cost,
     FetchedFile,
@@ -130,9 +129,8 @@ def counting_registry(delay_s: float = 0.0, *, slow: dict[tuple[str, str], float
 class BotUnderTest:
     tg: FakeTelegramServer
     engine: Engine
-    ui: UIStore
     app: Application
-    bot: CCBot
+    front: TelegramFront
     data_dir: Path
 
     async def stop(self) -> None:
@@ -144,7 +142,6 @@ class BotUnderTest:
         with contextlib.suppress(Exception):
             await self.app.shutdown()
         await self.engine.close()
-        await self.ui.close()
 
     async def kill(self) -> None:
         """As close to SIGKILL as one process allows: the HTTP client is gone
@@ -170,8 +167,6 @@ class BotUnderTest:
         app._running = False
         with contextlib.suppress(Exception):
             await self.engine.services.store.close()
-        with contextlib.suppress(Exception):
-            await self.ui.close()
 
     # -------------------------------------------------------------- state
     def busy(self) -> bool:
@@ -188,7 +183,7 @@ class BotUnderTest:
     async def run_fingerprint(self, user: int = ALICE) -> tuple[Any, ...]:
         """What a refused tap must not change: the run's event count, status,
         pending interaction and the bot's own bookkeeping."""
-        from bot.app import owner_of
+        from bot.telegram.tap import owner_of
 
         view = await self.engine.active_run(owner_of(user))
         if view is None:
@@ -199,10 +194,9 @@ class BotUnderTest:
         names = {view.run_id, view.owner, *(j for j, _ in jobs)}
         if view.pending is not None:
             names.add(view.pending.interaction_id)
-        async with self.ui._db.execute("SELECT key, value FROM bot_kv ORDER BY key") as cur:
-            kv = tuple(row for row in await cur.fetchall() if any(name in row[0] for name in names))
+        session = await self.engine.services.store.session(view.run_id)
         return (view.run_id, len(events), view.status, view.pending.interaction_id if view.pending else None,
-                jobs, kv)
+                jobs, session.data if session else None)
 
     async def assert_all_answered(self, timeout: float = 5.0) -> None:
         """Every callback query ever sent to this server got an answer."""
@@ -282,6 +276,7 @@ async def start_bot(
         telegram_api_file_url=tg.base_file_url,
         ccbot_allowed_users=",".join(str(a) for a in allowed),
         ccbot_data_dir=data_dir,
+        ccbot_chat_burst=1000,  # people here tap with no pause at all (the gate's own tests: tests/test_flood.py)
         _env_file=None,
     )
     if configure:
@@ -290,15 +285,14 @@ async def start_bot(
         db_path=settings.db_path, media_root=settings.media_root,
         providers=providers or offline_registry(), workflow_dirs=[workflow], poll_scale=0.01,
     )
-    ui = await UIStore.open(settings.db_path)
-    app, ccbot = build_application(settings, engine, ui)
+    app, front = build_application(settings, engine)
     # busy() and kill() look at PTB internals: fail loudly if a PTB upgrade renames them
     assert hasattr(app, "_Application__create_task_tasks") and hasattr(app.updater, "_Updater__polling_task")
     await app.initialize()
-    await ccbot.post_init(app)
+    await front.post_init(app)
     await app.start()
     await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    return BotUnderTest(tg, engine, ui, app, ccbot, data_dir)
+    return BotUnderTest(tg, engine, app, front, data_dir)
 
 
 @contextlib.asynccontextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot import callbacks
-from bot.app import owner_of
+from bot.telegram.tap import owner_of
 from tests.bot.harness import ALICE, MALLORY, counting_registry, running_bot
 from tests.fakes.telegram_server import FakeTelegramServer
 
@@ -26,7 +26,7 @@ async def test_an_unknown_user_is_refused_with_their_id_and_nothing_runs(
         await bot.say("", user=MALLORY, photo=True)
 
         # a well-signed button (as if copied from someone's chat) is refused too
-        data = callbacks.encode("new", "menu", "", bot.bot.secret)
+        data = callbacks.encode("new", "menu", "", bot.front.bot.secret)
         query = tg.inject_callback(MALLORY, 1, data)
         await tg.wait_for(lambda: tg.callback_answer(query))
         await bot.settle()

@@ -8,7 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from bot.app import owner_of
+from bot.telegram.tap import owner_of
 from tests.bot.harness import (
     ALICE,
     BOB,

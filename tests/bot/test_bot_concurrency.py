@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import owner_of
+from bot.telegram.tap import owner_of
 from tests.bot.harness import BotUnderTest, running_bot
 from tests.fakes.telegram_server import FakeTelegramServer
 

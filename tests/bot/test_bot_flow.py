@@ -50,7 +50,10 @@ async def test_whole_run_from_start_to_finished_video(tg: FakeTelegramServer, tm
         await bot.wait_text("Your video is ready")
         videos = tg.calls_to("sendVideo")
         assert videos and all(c.params.get("supports_streaming") in (True, "true", "True") for c in videos)
-        assert all(c.files for c in videos), "videos are uploaded from disk, not sent by URL"
+        # uploaded from disk, or sent again by the file id Telegram gave an earlier upload: never by URL
+        assert all(c.files or str(c.params.get("video", "")).startswith("BQ") for c in videos)
+        finals = [c for c in videos if any((f.filename or "").startswith("final_") for f in c.files.values())]
+        assert len(finals) == 1, "the finished video is uploaded once: for the final check, then sent by its id"
         assert tg.calls_to("pinChatMessage")
         assert any("Putting your video together" in t for t in bot.texts())  # render progress was shown
         # the finished video came with title and hashtags as caption

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.app import owner_of
+from bot.telegram.tap import owner_of
 from tests.bot.harness import ALICE, running_bot
 from tests.fakes.telegram_server import FakeTelegramServer
 

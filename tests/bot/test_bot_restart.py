@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.app import owner_of
+from bot.telegram.tap import owner_of
 from tests.bot.harness import ALICE, cc_to_video, counting_registry, start_bot
 from tests.fakes.telegram_server import FakeTelegramServer
 
@@ -22,7 +22,7 @@ async def test_kill_mid_generation_then_restart_delivers_the_clip_once(tg: FakeT
         assert counts == {"submit": 1, "poll": 1, "fetch": 1}, "the image job, for comparison"
         videos_before = len(tg.calls_to("sendVideo"))
         query = await first.press("Generate with", settle=False)
-        assert tg.callback_answer(query)["text"].startswith("Started")
+        assert tg.callback_answer(query)["text"].startswith("Starting")
         run_id = (await first.engine.active_run(owner_of(ALICE))).run_id
 
         async def video_job_running() -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.app import owner_of
+from bot.telegram.tap import owner_of
 from engine.modules.llm import FEEDBACK_PREFIX
 from tests.bot.harness import (
     ALICE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bot.app import owner_of
+from bot.telegram.tap import owner_of
 from tests.bot.harness import ALICE, BOB, running_bot
 from tests.fakes.telegram_server import FakeTelegramServer
 

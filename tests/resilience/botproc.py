@@ -32,9 +32,8 @@ from pathlib import Path
 
 
 def main() -> int:
-    from bot.app import build_application
-    from bot.cli import configure_logging
-    from bot.ui_store import UIStore
+    from bot.main import configure_logging
+    from bot.telegram.app import build_application
     from engine.providers.http import RetryPolicy
     from engine.providers.live import aclose_registry, build_registry
     from engine.providers.registry import offline_registry
@@ -73,13 +72,11 @@ def main() -> int:
         poll_scale=float(env.get("RESILIENCE_POLL_SCALE", "1") or 1),
     ))
     engine.services.store.after_commit = kill_after(env.get(ENV))
-    ui = loop.run_until_complete(UIStore.open(settings.db_path))
-    app, _ = build_application(settings, engine, ui)
+    app, _ = build_application(settings, engine)
     try:
         app.run_polling(close_loop=False, poll_interval=0.0, timeout=5)
     finally:
         loop.run_until_complete(engine.close())
-        loop.run_until_complete(ui.close())
         loop.run_until_complete(aclose_registry(registry))
         loop.close()
         usage = resource.getrusage(resource.RUSAGE_SELF)

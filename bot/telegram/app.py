@@ -1,0 +1,148 @@
+"""The handler table: which update goes where, behind the access gate.
+
+Every button tap is answered exactly once; a tap while the same person's last
+update is still being handled is answered at once (its work waits its turn).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import callbacks
+from bot.render import OutMessage
+from bot.telegram.access import Gate
+from bot.telegram.actions import ON_MENU, ON_QUESTION
+from bot.telegram.catchup import catch_up
+from bot.telegram.ccbot import CCBot, callback_secret
+from bot.telegram.commands import COMMANDS, Commands
+from bot.telegram.conversation import Conversation
+from bot.telegram.flood import FloodGate
+from bot.telegram.outbox import Outbox
+from bot.telegram.presenter import Presenter
+from bot.telegram.progress import SORRY, Progress
+from bot.telegram.session import Sessions
+from bot.telegram.tap import NotYours, PersonLocks, Tap, owner_of
+from engine.api import Engine
+from engine.errors import EngineError, InvalidResponse, StaleInteraction
+from engine.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class TelegramFront:
+    """The bot's rooms wired together: handlers, the gate, progress, catch-up."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.app: Application | None = None
+        flood = FloodGate(settings.ccbot_overall_per_s, settings.ccbot_chat_per_s, settings.ccbot_chat_burst)
+        outbox = Outbox(lambda: self._app().bot, flood, settings.telegram_upload_limit_mb * 1024 * 1024)
+        sessions = Sessions(engine.services.store)
+        presenter = Presenter(engine, sessions, outbox, callback_secret(settings))
+        self.bot = CCBot(engine, sessions, outbox, presenter, settings, PersonLocks())
+        self.gate = Gate(settings.allowed_user_ids, outbox)
+        self.commands = Commands(self.bot)
+        self.conversation = Conversation(self.bot)
+        self.progress = Progress(self.bot, lambda coro: self._app().create_task(coro))
+        engine.subscribe(self.progress.on_event)
+
+    def _app(self) -> Application:
+        assert self.app is not None, "the Application is not built yet"
+        return self.app
+
+    def install(self, app: Application) -> None:
+        self.app = app
+        c = self.commands
+        app.add_handler(TypeHandler(Update, self.gate), group=-1)
+        for name, handler in (("start", c.start), ("help", c.help), ("new", c.new), ("status", c.status),
+                              ("cancel", c.cancel), ("history", c.history)):
+            app.add_handler(CommandHandler(name, handler))
+        app.add_handler(CallbackQueryHandler(self.on_callback))
+        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.conversation.text))
+        app.add_handler(MessageHandler(filters.ALL & ~filters.TEXT & ~filters.COMMAND, self.conversation.other))
+        app.add_handler(MessageHandler(filters.COMMAND, c.unknown))
+        app.add_error_handler(self.on_error)
+
+    async def post_init(self, app: Application) -> None:
+        try:
+            await app.bot.set_my_commands(COMMANDS)
+        except TelegramError as exc:
+            log.warning("could not register commands: %s", exc)
+        await catch_up(self.bot, self.progress)
+
+    # ----------------------------------------------------------- callbacks
+    async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        bot = self.bot
+        data = callbacks.decode(query.data or "", bot.secret)
+        chat_id = update.effective_chat.id if update.effective_chat else update.effective_user.id
+        tap = Tap(query, data or callbacks.CallbackData("noop", ""), update.effective_user.id, chat_id, bot.outbox)
+        if data is None:
+            await tap.answer("This button is not valid.")
+            return
+        lock = bot.locks(owner_of(tap.user_id))
+        if lock.locked():  # still busy with this person's last tap or a delivery: stop the spinner now
+            await tap.answer()
+        async with lock:
+            try:
+                if data.action in ON_QUESTION:
+                    await tap.resolve(bot.sessions, bot.engine)
+                    await ON_QUESTION[data.action](bot, tap)
+                elif data.action in ON_MENU:
+                    await ON_MENU[data.action](bot, tap)
+                else:
+                    await tap.answer("This button does nothing here.")
+            except (StaleInteraction, NotYours) as exc:
+                await tap.answer(str(exc))
+            except (InvalidResponse, EngineError) as exc:
+                await tap.answer(str(exc)[:190], alert=True)
+            finally:
+                await tap.answer()  # every callback query is answered, once
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("update failed: %s", context.error, exc_info=context.error)
+        if isinstance(update, Update) and update.effective_chat and not isinstance(context.error, Forbidden):
+            try:
+                await self.bot.outbox.send(update.effective_chat.id, OutMessage(text=SORRY, parse_mode=None))
+            except TelegramError:
+                pass
+
+
+def build_application(settings: Settings, engine: Engine, **builder_options: Any) -> tuple[Application, TelegramFront]:
+    """The python-telegram-bot Application with our handlers (no client-side rate
+    limiter: the outbox keeps Telegram's limits itself, urgent calls first)."""
+    if settings.telegram_bot_token is None:
+        raise SystemExit("TELEGRAM_BOT_TOKEN is not set: get one from @BotFather (see README).")
+    front = TelegramFront(engine, settings)
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .concurrent_updates(256)
+        .media_write_timeout(300)
+        .read_timeout(30)
+        .post_init(front.post_init)
+    )
+    if settings.telegram_api_base_url:
+        builder = builder.base_url(settings.telegram_api_base_url)
+    if settings.telegram_api_file_url:
+        builder = builder.base_file_url(settings.telegram_api_file_url)
+    if settings.telegram_local_mode:
+        builder = builder.local_mode(True)
+    for name, value in builder_options.items():
+        builder = getattr(builder, name)(value)
+    app = builder.build()
+    front.install(app)
+    return app, front

@@ -1,0 +1,102 @@
+"""The slash commands: /start /help /new /status /cancel /history."""
+
+from __future__ import annotations
+
+import time
+
+from telegram import BotCommand, Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from bot import render
+from bot.render import OutMessage
+from bot.telegram.ccbot import CCBot
+from bot.telegram.tap import owner_of
+
+COMMANDS = [
+    BotCommand("start", "what this bot does"),
+    BotCommand("new", "start a new pet video"),
+    BotCommand("status", "where your video is, and what it cost"),
+    BotCommand("cancel", "stop the current video"),
+    BotCommand("history", "your finished videos"),
+    BotCommand("help", "how it works"),
+]
+HELP = (
+    "I make short cute-pet videos with you, step by step: pet and mood, a scene, a picture, "
+    "what moves, a clip, a caption, a title and music.\n\n"
+    "Tap the buttons to choose. 🔄 asks for a new version (you can say what to change), "
+    "↩️ goes back. You can leave at any time and come back later: /status shows where you are.\n\n"
+    "/new start a video · /status where am I · /cancel stop · /history finished videos"
+)
+
+
+class Commands:
+    def __init__(self, bot: CCBot) -> None:
+        self.bot = bot
+
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        bot = self.bot
+        lines = [
+            "🐾 Hi! I help you make a short cute-pet video, one tap at a time.",
+            "You pick pet, mood and scene; I make the picture, the clip, the caption and the music.",
+        ]
+        if bot.engine.services.providers.all_offline:
+            lines.append("ℹ️ Demo mode: no provider keys are set, so pictures, clips and music are made offline.")
+        buttons = [[bot.presenter.button("🎬 Start a new video", "new", "menu")]]
+        if await bot.sessions.of_owner(owner_of(update.effective_user.id)) is not None:
+            buttons.insert(0, [bot.presenter.button("▶️ Continue my video", "resume", "menu")])
+        await bot.outbox.send(update.effective_chat.id, OutMessage(text="\n".join(lines), buttons=buttons,
+                                                                   parse_mode=None), urgent=True)
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.bot.outbox.send(update.effective_chat.id, OutMessage(text=HELP, parse_mode=None), urgent=True)
+
+    async def new(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        async with self.bot.locks(owner_of(update.effective_user.id)):
+            await self.bot.start_new(update.effective_user.id, update.effective_chat.id, force=False)
+
+    async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        bot, chat = self.bot, update.effective_chat.id
+        session = await bot.sessions.of_owner(owner_of(update.effective_user.id))
+        view = await bot.engine.get_run(session.run_id) if session is not None else None
+        if view is None or view.status.value != "active":
+            await bot.outbox.send(chat, OutMessage(
+                text="No video in progress. /new starts one; /history shows finished ones.", parse_mode=None),
+                urgent=True)
+            return
+        text = render.render_status(await bot.engine.status_fields(view.run_id), view.current_step_name or "")
+        text += f"\n💰 Spent so far: <b>{render.esc(view.spent)}</b>"
+        if view.error:
+            text += f"\n⚠️ {render.esc(view.error)}"
+        buttons = [[bot.presenter.button("▶️ Show the current question", "resume", "menu")]]
+        await bot.outbox.send(chat, OutMessage(text=text, buttons=buttons, parse_mode=ParseMode.HTML), urgent=True)
+
+    async def cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        bot, owner, chat = self.bot, owner_of(update.effective_user.id), update.effective_chat.id
+        async with bot.locks(owner):
+            view = await bot.engine.active_run(owner)
+            if view is None:
+                await bot.outbox.send(chat, OutMessage(text="Nothing to cancel.", parse_mode=None), urgent=True)
+                return
+            await bot.end_run(view.run_id, owner)
+        await bot.outbox.send(chat, OutMessage(text="Stopped. /new starts a fresh video.", parse_mode=None))
+
+    async def history(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        bot, chat = self.bot, update.effective_chat.id
+        runs = await bot.engine.list_runs(owner_of(update.effective_user.id), "completed", limit=10)
+        if not runs:
+            await bot.outbox.send(chat, OutMessage(text="No finished videos yet. /new starts one.", parse_mode=None),
+                                  urgent=True)
+            return
+        rows = []
+        for view in runs:
+            state = await bot.engine.state(view.run_id)
+            title = state.get("selected_title") or (state.get("selected_scene") or {}).get("title") or view.run_id[-6:]
+            when = time.strftime("%d %b", time.gmtime(view.updated_at))
+            rows.append([bot.presenter.button(render.shorten(f"🎬 {when} · {title}", 48), "hist", view.run_id)])
+        await bot.outbox.send(chat, OutMessage(text="Your finished videos: tap one to get it again.", buttons=rows,
+                                               parse_mode=None), urgent=True)
+
+    async def unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.bot.outbox.send(update.effective_chat.id, OutMessage(
+            text="I don't know that command. " + HELP.split("\n\n")[-1], parse_mode=None), urgent=True)

@@ -1,0 +1,181 @@
+"""The outbox: the only code that calls Telegram.
+
+- every call that names a chat goes through the flood gate (order per chat,
+  urgent first reactions ahead of bulk traffic, 429s waited out);
+- a message is edited only when what it shows changed (`MessageRef.shown`),
+  and "message is not modified" is never an error;
+- every callback query is answered once, at once;
+- chat actions are throttled and dropped rather than queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from telegram import Bot, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, RetryAfter, TelegramError
+
+from bot.render import Button, OutMessage
+from bot.telegram.delivery import send_file
+from bot.telegram.flood import FloodGate
+from bot.telegram.session import MessageRef
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RETRIES_AFTER_429 = 3
+CHAT_ACTION_EVERY_S = 4.0
+_GONE = ("message to edit not found", "message can't be edited", "there is no text in the message to edit")
+
+
+def markup(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.text, callback_data=b.callback_data) for b in row] for row in rows]
+    )
+
+
+def digest(out: OutMessage) -> str:
+    """What a message shows, as 12 hex chars: equal digests mean an edit would change nothing."""
+    body = json.dumps([out.text, [[(b.text, b.callback_data) for b in row] for row in out.buttons],
+                       out.force_reply], ensure_ascii=False)
+    return hashlib.sha1(body.encode("utf-8")).hexdigest()[:12]
+
+
+def _seconds(wait: Any) -> float:
+    return wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+
+
+def _reply_markup(out: OutMessage) -> Any:
+    if out.force_reply:
+        return ForceReply(selective=True, input_field_placeholder=out.placeholder)
+    return markup(out.buttons)
+
+
+class Outbox:
+    def __init__(self, bot: Callable[[], Bot], flood: FloodGate, upload_limit_bytes: int) -> None:
+        self._bot = bot
+        self.flood = flood
+        self.upload_limit = upload_limit_bytes
+        self._last_action: dict[int, float] = {}
+        self.calls: dict[str, int] = {}  # Bot API calls by method (benchmarks and tests read it)
+
+    @property
+    def bot(self) -> Bot:
+        return self._bot()
+
+    async def _call(self, method: str, chat_id: int, make: Callable[[], Awaitable[T]], urgent: bool = False) -> T:
+        for attempt in range(RETRIES_AFTER_429 + 1):
+            async with self.flood.slot(chat_id, urgent):
+                self.calls[method] = self.calls.get(method, 0) + 1
+                try:
+                    return await make()
+                except RetryAfter as exc:
+                    if attempt == RETRIES_AFTER_429:
+                        raise
+                    seconds = _seconds(exc.retry_after)
+                    log.warning("Telegram asked to wait %.1f s (%s)", seconds, method)
+                    self.flood.pause(seconds + 0.1)
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------ answers
+    async def answer(self, query: Any, text: str | None = None, alert: bool = False) -> None:
+        """Stop a button's spinner (callers answer each query once). Not a chat
+        message, so no flood slot; a 429 is waited out like any other."""
+        for attempt in range(RETRIES_AFTER_429 + 1):
+            self.calls["answerCallbackQuery"] = self.calls.get("answerCallbackQuery", 0) + 1
+            try:
+                await query.answer(text[:190] if text else None, show_alert=alert)
+                return
+            except RetryAfter as exc:
+                if attempt == RETRIES_AFTER_429:
+                    log.warning("could not answer a button tap: %s", exc)
+                    return
+                await asyncio.sleep(_seconds(exc.retry_after) + 0.1)
+            except BadRequest:
+                return  # too old to answer: nothing to do
+            except TelegramError as exc:  # a 5xx or a network error: the spinner stays, the tap still counts
+                log.warning("could not answer a button tap: %s", exc)
+                return
+
+    # ----------------------------------------------------------- messages
+    async def send(self, chat_id: int, out: OutMessage, *, urgent: bool = False, quiet: bool = False) -> Message:
+        return await self._call("sendMessage", chat_id, lambda: self.bot.send_message(
+            chat_id, out.text, parse_mode=out.parse_mode, reply_markup=_reply_markup(out),
+            disable_notification=quiet or None), urgent)
+
+    async def show(self, chat_id: int, ref: MessageRef | None, out: OutMessage, *, urgent: bool = False,
+                   quiet: bool = False) -> MessageRef:
+        """The message `ref` made to show `out`: edited when it differs, sent
+        anew when there is none (or it can no longer be edited)."""
+        shown = digest(out)
+        if ref is not None and ref.shown == shown:
+            return ref
+        if ref is not None and not out.force_reply:
+            try:
+                await self._call("editMessageText", chat_id, lambda: self.bot.edit_message_text(
+                    out.text, chat_id, ref.message_id, parse_mode=out.parse_mode, reply_markup=markup(out.buttons)),
+                    urgent)
+                return MessageRef(message_id=ref.message_id, shown=shown)
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    return MessageRef(message_id=ref.message_id, shown=shown)
+                if not any(reason in str(exc).lower() for reason in _GONE):
+                    raise
+                log.info("message %s can no longer be edited; sending a new one", ref.message_id)
+        message = await self.send(chat_id, out, urgent=urgent, quiet=quiet)
+        return MessageRef(message_id=message.message_id, shown=shown)
+
+    async def pin(self, chat_id: int, message_id: int) -> None:
+        try:
+            await self._call("pinChatMessage", chat_id, lambda: self.bot.pin_chat_message(
+                chat_id, message_id, disable_notification=True))
+        except TelegramError as exc:  # no right to pin in this group: the message still works
+            log.info("could not pin the status message: %s", exc)
+
+    async def send_file(self, chat_id: int, kind: str, path: str | Path, *, caption: str = "",
+                        buttons: list[list[Button]] | None = None, file_id: str | None = None,
+                        duration_s: float | None = None, width: int | None = None,
+                        height: int | None = None) -> Message:
+        """A file from disk (or again by its Telegram file id: no second upload)."""
+        method = {"video": "sendVideo", "photo": "sendPhoto", "audio": "sendAudio"}.get(kind, "sendDocument")
+        if file_id:
+            send: Any = {"video": self.bot.send_video, "photo": self.bot.send_photo,
+                         "audio": self.bot.send_audio}.get(kind, self.bot.send_document)
+            extra: dict[str, Any] = {"supports_streaming": True} if kind == "video" else {}
+            return await self._call(method, chat_id, lambda: send(
+                chat_id, file_id, caption=caption or None, parse_mode=ParseMode.HTML,
+                reply_markup=markup(buttons or []), **extra))
+        return await self._call(method, chat_id, lambda: send_file(
+            self.bot, chat_id, kind, path, caption=caption, markup=markup(buttons or []), limit_bytes=self.upload_limit,
+            duration_s=duration_s, width=width, height=height))
+
+    async def chat_action(self, chat_id: int, action: str, force: bool = False) -> None:
+        """"typing…" and the like: cosmetic, so throttled and never queued."""
+        now = time.monotonic()
+        if not chat_id or (not force and now - self._last_action.get(chat_id, 0) < CHAT_ACTION_EVERY_S):
+            return
+        if not self.flood.try_slot(chat_id):
+            return
+        self._last_action[chat_id] = now
+        if len(self._last_action) > 5000:
+            self._last_action = {k: v for k, v in self._last_action.items() if now - v < CHAT_ACTION_EVERY_S}
+        self.calls["sendChatAction"] = self.calls.get("sendChatAction", 0) + 1
+        try:
+            await self.bot.send_chat_action(chat_id, action)
+        except TelegramError:
+            pass
+
+    async def chat_action_after(self, chat_id: int, action: str, delay_s: float) -> None:
+        """A chat action only when an answer takes a while (cancel the task when it came)."""
+        await asyncio.sleep(delay_s)
+        await self.chat_action(chat_id, action, force=True)

@@ -1,0 +1,179 @@
+"""Showing a run in its chat: the pinned status, then its question, its error
+or its end. Screens come from `bot.render` (driven by the protocol and the
+`_ux` hints, never by step ids); the outbox sends or edits them.
+
+A question already on screen is brought up to date by editing its message
+with the buttons (ticks, settings, new results); a new question, or the
+person asking to see it again, sends it anew. Files are claimed before they
+are sent, so a restart never sends one twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from telegram.constants import ChatAction
+from telegram.error import TelegramError
+
+from bot import callbacks, render
+from bot.render import Button, OutMessage
+from bot.telegram.outbox import Outbox
+from bot.telegram.session import Session, Sessions
+from engine.api import Engine
+from engine.protocol import InteractionRequest, MediaDisplay, RunStatus, RunView, SelectDisplay
+
+log = logging.getLogger(__name__)
+
+DONE = "✨ Done! Your video is ready to post."
+
+
+class Presenter:
+    def __init__(self, engine: Engine, sessions: Sessions, outbox: Outbox, secret: bytes) -> None:
+        self.engine = engine
+        self.sessions = sessions
+        self.outbox = outbox
+        self.secret = secret
+
+    def button(self, text: str, action: str, ikey_of: str, arg: str | int = "") -> Button:
+        return Button(text, callbacks.encode(action, ikey_of, arg, self.secret))
+
+    async def show(self, view: RunView, session: Session, *, again: bool = False, files_again: bool = False,
+                   urgent: bool = False) -> None:
+        """Where the run stands now. `again`: send the question anew (it was
+        asked for, or scrolled away); `files_again`: its files too."""
+        session.focus(view.pending.interaction_id if view.pending else None)
+        await self.status(view, session)
+        if view.status == RunStatus.COMPLETED:
+            await self.finished(view, session)
+        elif view.status != RunStatus.ACTIVE:
+            session.closed = True
+        elif view.pending is None:
+            await self.error(view, session, again)
+        else:
+            await self.question(view.pending, session, again=again, files_again=files_again, urgent=urgent)
+
+    # -------------------------------------------------------------- status
+    async def status(self, view: RunView, session: Session) -> None:
+        """The pinned status message: sent and pinned once per run, then edited when it changes."""
+        step = view.current_step_name or ("Finished 🎉" if view.status == RunStatus.COMPLETED else view.status.value)
+        out = OutMessage(render.render_status(await self.engine.status_fields(view.run_id), step))
+        try:
+            fresh = session.status is None
+            session.status = await self.outbox.show(session.chat_id, session.status, out, quiet=True)
+            if fresh:
+                await self.outbox.pin(session.chat_id, session.status.message_id)
+        except TelegramError as exc:  # a 5xx or a network error: keep the old one, try next time
+            log.warning("could not update the status message: %s", exc)
+
+    # ------------------------------------------------------------ question
+    async def question(self, req: InteractionRequest, session: Session, *, again: bool, files_again: bool,
+                       urgent: bool = False) -> None:
+        disp = req.display_data
+        if isinstance(disp, MediaDisplay):
+            await self.contents(req, session, only_new=not files_again)
+        elif isinstance(disp, SelectDisplay):  # e.g. the finished video, before "happy with it?"
+            await self.previews(req, session, files_again)
+        messages = render.render_request(req, self.secret, chosen=set(session.chosen), param_choices=session.params,
+                                         page=session.page)
+        chat = session.chat_id
+        if not again and session.control is not None and session.shown == req.interaction_id:
+            session.control = await self.outbox.show(chat, session.control, messages[-1], urgent=urgent)
+            return
+        for out in messages[:-1]:
+            await self.outbox.send(chat, out, urgent=urgent)
+        session.control = await self.outbox.show(chat, None, messages[-1], urgent=urgent)
+        session.shown = req.interaction_id
+
+    async def previews(self, req: InteractionRequest, session: Session, again: bool) -> None:
+        disp = req.display_data
+        assert isinstance(disp, SelectDisplay)
+        previews = render.preview_media(disp.data, disp.display_schema)
+        keys = [f"preview:{req.interaction_id}:{p.path}" for p in previews]
+        taken = [True] * len(keys) if again else await self.sessions.claim(keys, session.run_id)
+        for preview, new in zip(previews, taken, strict=True):
+            if new:
+                message = await self.outbox.send_file(session.chat_id, preview.kind, preview.path,
+                                                      caption=render.esc(preview.label))
+                file_id = _file_id(message)
+                if file_id:
+                    session.file_ids[preview.path] = file_id
+
+    async def contents(self, req: InteractionRequest, session: Session, only_new: bool) -> None:
+        """Each generated file once (claimed before sending)."""
+        disp = req.display_data
+        assert isinstance(disp, MediaDisplay)
+        shown = [c for c in render.generated_contents(disp) if c.item and c.item.local_path]
+        outs = render.render_contents(req, self.secret)
+        keys = [f"delivered:{c.content_id}" for c in shown]
+        taken = await self.sessions.claim(keys, session.run_id) if only_new else [True] * len(keys)
+        for out, item, key, new in zip(outs, shown, keys, taken, strict=True):
+            if not new:
+                continue
+            media = item.item
+            assert media is not None
+            kind = {"video": "video", "image": "photo", "audio": "audio"}.get(media.media_type, "document")
+            if kind == "video":
+                await self.outbox.chat_action(session.chat_id, ChatAction.UPLOAD_VIDEO, force=True)
+            try:
+                await self.outbox.send_file(session.chat_id, kind, media.local_path, caption=out.text,
+                                            buttons=out.buttons, duration_s=media.duration_s, width=media.width,
+                                            height=media.height)
+            except TelegramError:
+                if only_new:  # not delivered after all: the next showing may send it
+                    await self.sessions.release(key)
+                raise
+
+    # --------------------------------------------------------- error / end
+    async def error(self, view: RunView, session: Session, again: bool) -> None:
+        key = f"error:{view.updated_at}"
+        if session.shown == key and not again:
+            return
+        buttons = [[self.button("🔁 Try again", "resume", "retry")]]
+        for option in view.error_options:  # e.g. "Finish without music"
+            buttons.append([self.button(render.shorten(option.get("label", "?"), 48), "resume", "retry",
+                                        option.get("id", ""))])
+        text = f"⚠️ {render.esc(view.error or 'This step stopped.')}"
+        await self.outbox.send(session.chat_id, OutMessage(text=text, buttons=buttons))
+        session.shown = key
+
+    async def finished(self, view: RunView, session: Session | None, chat_id: int | None = None,
+                       again: bool = False) -> None:
+        """The finished video with its title and description, ready to post (once)."""
+        if session is not None:
+            session.closed = True
+        chat = chat_id if chat_id is not None else session.chat_id if session is not None else 0
+        if not again and not (await self.sessions.claim([f"finished:{view.run_id}"], view.run_id))[0]:
+            return
+        state = await self.engine.state(view.run_id)
+        final = state.get("final_video") or {}
+        video = final.get("local_path") or (state.get("selected_video_data") or {}).get("local_path")
+        title = state.get("selected_title") or ""
+        description = state.get("selected_description") or {}
+        body = " ".join(str(description.get(k, "")) for k in ("text", "emojis") if description.get(k))
+        tags = " ".join(description.get("hashtags") or [])
+        caption = "\n\n".join(p for p in (f"<b>{render.esc(title)}</b>" if title else "", render.esc(body),
+                                          render.esc(tags)) if p)
+        short, rest = render.fit_caption(caption)
+        if video and Path(video).is_file():
+            file_id = session.file_ids.get(video) if session is not None else None  # shown for the final check
+            if file_id is None:
+                await self.outbox.chat_action(chat, ChatAction.UPLOAD_VIDEO, force=True)
+            await self.outbox.send_file(chat, "video", video, caption=short, file_id=file_id,
+                                        duration_s=final.get("duration_s"))
+        for part in render.split_text(rest) if rest.strip() else []:
+            await self.outbox.send(chat, OutMessage(text=part))
+        buttons = [[self.button("🎬 Make another", "new", view.run_id)]]
+        summary = state.get("summary_file_path")
+        if summary and Path(summary).is_file():
+            buttons.insert(0, [self.button("📄 Summary as a file", "hist", view.run_id, "summary")])
+        await self.outbox.send(chat, OutMessage(text=DONE, buttons=buttons, parse_mode=None))
+
+
+def _file_id(message: object) -> str | None:
+    for attr in ("video", "document", "audio"):
+        media = getattr(message, attr, None)
+        if media is not None:
+            return str(media.file_id)
+    photos = getattr(message, "photo", None)
+    return str(photos[-1].file_id) if photos else None

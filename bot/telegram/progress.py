@@ -1,0 +1,158 @@
+"""What the engine reports while things are made: job progress lines, a long
+module's progress message (the final render), and finished or failed jobs.
+
+The engine's call returns at once: each event is handled in its own task, so
+a slow Telegram never holds up a job's polling or a render. The chat comes
+with the event (the run's origin), so no lookup is needed for events that
+change nothing on screen. Progress is cosmetic: an edit is made at most every
+`EDIT_EVERY_S`, and a job's line is skipped while the person's own update is
+being handled. A finished job waits its turn and is always shown.
+
+A long module's progress message (the final render) belongs to the render
+running in this process, so its message id stays here, not in the session
+(which the person's own update may be writing at the same time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram.constants import ChatAction
+from telegram.error import Forbidden, TelegramError
+
+from bot import render
+from bot.render import OutMessage
+from bot.telegram.ccbot import CCBot
+from bot.telegram.session import MessageRef, Session
+from engine.protocol import EngineEvent, MediaDisplay, RunStatus, RunView
+
+log = logging.getLogger(__name__)
+
+EDIT_EVERY_S = 2.0
+SORRY = "😿 Something went wrong on my side. Your progress is saved: /status shows where you are."
+
+
+def _job_line(view: RunView, job_id: str) -> str | None:
+    req = view.pending
+    disp = req.display_data if req is not None else None
+    if not isinstance(disp, MediaDisplay):
+        return None
+    job = next((j for j in disp.jobs if j.job_id == job_id), None)
+    if job is None:
+        return None
+    label = next((p.label for p in disp.panels if p.prompt_key == job.prompt_key), None)
+    return render.render_job_progress(job, label)
+
+
+Spawn = Callable[[Coroutine[Any, Any, None]], Any]
+
+
+class Progress:
+    def __init__(self, bot: CCBot, spawn: Spawn) -> None:
+        self.bot = bot
+        self.spawn = spawn
+        self._last_edit: dict[str, float] = {}
+        self._renders: OrderedDict[str, MessageRef | None] = OrderedDict()  # run/module -> its progress message
+        self._render_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _due(self, key: str, final: bool) -> bool:
+        now = time.monotonic()
+        if not final and now - self._last_edit.get(key, 0.0) < EDIT_EVERY_S:
+            return False
+        self._last_edit[key] = now
+        if len(self._last_edit) > 5000:
+            self._last_edit = {k: v for k, v in self._last_edit.items() if now - v < 60}
+        return True
+
+    async def on_event(self, event: EngineEvent) -> None:
+        """The engine's listener: hand the event to a task of its own."""
+        if event.type in ("job_progress", "module_progress", "job_completed", "job_failed"):
+            self.spawn(self.handle(event))
+
+    async def handle(self, event: EngineEvent) -> None:
+        chat_id = int(event.origin.get("chat_id") or 0)
+        if not chat_id:
+            return
+        try:
+            if event.type == "job_progress":
+                await self.job_progress(chat_id, event)
+            elif event.type == "module_progress":
+                await self.module_progress(chat_id, event)
+            elif event.type in ("job_completed", "job_failed"):
+                await self.job_finished(event)
+        except TelegramError as exc:
+            log.warning("could not show %s for run %s: %s", event.type, event.run_id, exc)
+            if event.type in ("job_completed", "job_failed") and not isinstance(exc, Forbidden):
+                try:  # the person would otherwise wait for results that never come
+                    await self.bot.outbox.send(chat_id, OutMessage(text=SORRY, parse_mode=None))
+                except TelegramError:
+                    pass
+
+    async def job_progress(self, chat_id: int, event: EngineEvent) -> None:
+        bot = self.bot
+        await bot.outbox.chat_action(chat_id, ChatAction.UPLOAD_VIDEO if event.data.get("provider") else
+                                     ChatAction.TYPING)
+        job_id = str(event.data["job_id"])
+        lock = bot.locks(event.owner)
+        if lock.locked() or not self._due(job_id, final=False):
+            return
+        async with lock:
+            session = await bot.sessions.of_run(event.run_id)
+            if session is None or job_id not in session.progress:
+                return
+            line = _job_line(await bot.engine.get_run(event.run_id), job_id)
+            if line is not None:
+                session.progress[job_id] = await bot.outbox.show(chat_id, session.progress[job_id],
+                                                                 OutMessage(text=line))
+                await bot.sessions.save(session)
+
+    async def module_progress(self, chat_id: int, event: EngineEvent) -> None:
+        """One message per render, edited as it goes ("🎬 Putting your video together… 40%")."""
+        percent = float(event.data.get("progress") or 0)
+        starting, final = percent <= 0, percent >= 100
+        key = f"{event.run_id}:{event.data.get('module')}"
+        if not self._due(key, final=starting or final):
+            return
+        await self.bot.outbox.chat_action(chat_id, ChatAction.UPLOAD_VIDEO)
+        lock = self._render_locks.get(key)
+        if lock is None:
+            lock = self._render_locks[key] = asyncio.Lock()
+        async with lock:  # in order: the first message exists before it is edited
+            ref = None if starting else self._renders.get(key)
+            text = f"🎬 {render.esc(event.data.get('message') or 'Working')}… {percent:.0f}%"
+            self._renders[key] = await self.bot.outbox.show(chat_id, ref, OutMessage(text=text), quiet=True)
+            self._renders.move_to_end(key)
+            while len(self._renders) > 1000:
+                self._renders.popitem(last=False)
+
+    async def job_finished(self, event: EngineEvent) -> None:
+        bot = self.bot
+        job_id = str(event.data["job_id"])
+        async with bot.locks(event.owner):
+            session = await bot.sessions.of_run(event.run_id)
+            if session is None:
+                return
+            view = await bot.engine.get_run(event.run_id)
+            if event.type == "job_failed" and (await bot.sessions.claim([f"failed:{job_id}"], event.run_id))[0]:
+                error = render.esc(event.data.get("error") or "The provider could not make this one.")
+                await bot.outbox.send(session.chat_id, OutMessage(text=f"⚠️ {error}"))
+            await self.finish_line(view, session, job_id)
+            if view.status == RunStatus.ACTIVE and view.pending and isinstance(view.pending.display_data,
+                                                                                MediaDisplay):
+                await bot.show(view, session)  # new files once, then the controls with their Pick buttons
+            else:
+                await bot.sessions.save(session)
+
+    async def finish_line(self, view: RunView, session: Session, job_id: str) -> None:
+        """The job's "⏳ queued…" line becomes "✅ done" (or the failure): progress
+        events stop before the end, so nothing else would ever update it."""
+        ref = session.progress.get(job_id)
+        line = _job_line(view, job_id)
+        if ref is not None and line is not None:
+            session.progress[job_id] = await self.bot.outbox.show(session.chat_id, ref, OutMessage(text=line))
