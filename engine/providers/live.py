@@ -17,10 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from engine.providers.base import LLMProvider, MediaProvider
-from engine.providers.http import RetryPolicy
+from engine.providers.http import RetryPolicy, safe_url
 from engine.providers.registry import ProviderRegistry, ProviderStatus
 from engine.settings import Settings
 
@@ -36,18 +34,6 @@ class _Slot:
     status: ProviderStatus
     factory: Callable[[], Any] | None  # builds the implementation; None when unavailable
     info: str = ""  # model and base URL for the doctor report (never a key)
-
-
-def public_url(url: str | None) -> str:
-    """A base URL without user info or query: safe to print."""
-    if not url:
-        return "-"
-    try:
-        parsed = httpx.URL(url)
-    except Exception:  # noqa: BLE001 - a malformed URL is shown as "invalid"
-        return "invalid URL"
-    port = f":{parsed.port}" if parsed.port else ""
-    return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}".rstrip("/")
 
 
 def _any_key(settings: Settings) -> bool:
@@ -82,8 +68,8 @@ def _slots(settings: Settings, delay_s: float, retry: RetryPolicy | None) -> lis
     has_openai = settings.openai_api_key is not None
     has_leonardo = settings.leonardo_api_key is not None
     has_elevenlabs = settings.elevenlabs_api_key is not None
-    openai_base = public_url(settings.openai_base_url)
-    leonardo_base = public_url(settings.leonardo_base_url)
+    openai_base = safe_url(settings.openai_base_url)
+    leonardo_base = safe_url(settings.leonardo_base_url)
 
     from engine.providers.elevenlabs import ElevenLabsMusic
     from engine.providers.leonardo import LeonardoImages, LeonardoVideo
@@ -124,7 +110,7 @@ def _slots(settings: Settings, delay_s: float, retry: RetryPolicy | None) -> lis
         (lambda: ElevenLabsMusic.from_settings(settings, retry=retry)) if has_elevenlabs else None,
         lambda: OfflineMusicProvider("elevenlabs", delay_s=delay_s),
         "ELEVENLABS_API_KEY",
-        f"model {settings.elevenlabs_music_model}, base {public_url(settings.elevenlabs_base_url)}",
+        f"model {settings.elevenlabs_music_model}, base {safe_url(settings.elevenlabs_base_url)}",
     )  # fmt: skip
     return slots
 
@@ -135,7 +121,7 @@ def _sora_slot(settings: Settings, delay_s: float, retry: RetryPolicy | None, of
     provider, capability = "openai", "img2vid"
     key = settings.effective_sora_key
     if settings.sora_base_url and key is not None:
-        info = f"Sora protocol, model {settings.sora_model}, base {public_url(settings.sora_base_url)}"
+        info = f"Sora protocol, model {settings.sora_model}, base {safe_url(settings.sora_base_url)}"
         factory = lambda: SoraVideo.from_settings(settings, retry=retry)  # noqa: E731
         return _Slot(provider, capability, ProviderStatus(provider, capability, "live"), factory, info)
     if not _any_key(settings):
