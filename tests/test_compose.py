@@ -18,9 +18,6 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from engine.compose import (
-    DEFAULT_SIZE_LIMIT,
-    SAFE_BOTTOM,
-    SAFE_TOP,
     ComposeError,
     ComposeResult,
     ComposeSpec,
@@ -29,6 +26,8 @@ from engine.compose import (
     drawable_text,
     plan_captions,
 )
+from engine.compose.captions import SAFE_BOTTOM, SAFE_TOP
+from engine.compose.spec import DEFAULT_SIZE_LIMIT
 from engine.media.ffmpeg import extract_frame, ffmpeg_exe, probe
 from engine.modules.base import ModuleFailure
 from engine.modules.compose import ComposeModule

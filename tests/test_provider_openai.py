@@ -11,7 +11,9 @@ import pytest
 from engine.media.images import image_size
 from engine.providers.base import GenerationRequest, LLMMessage, LLMRequest, ProviderError
 from engine.providers.openai_images import REFUSED_MESSAGE, OpenAIImages
-from engine.providers.openai_llm import OpenAILLM, is_strict_compatible, prompt_cache_key, strip_ux_keys
+from engine.providers.openai_llm import OpenAILLM
+from engine.providers.openai_request import prompt_cache_key
+from engine.providers.openai_schema import is_strict_compatible, strip_ux_keys
 from tests.fakes import png_bytes
 from tests.fakes.openai_server import FakeOpenAI
 

@@ -11,10 +11,11 @@ from engine.providers.base import GenerationRequest
 from engine.providers.elevenlabs import ElevenLabsMusic
 from engine.providers.http import RetryPolicy
 from engine.providers.leonardo import LeonardoImages, LeonardoVideo
-from engine.providers.live import SORA_SHUTDOWN, aclose_registry, build_registry, doctor_report
+from engine.providers.live import aclose_registry, build_registry, doctor_report
 from engine.providers.offline import OfflineLLM, OfflineVideoProvider
 from engine.providers.openai_images import OpenAIImages
 from engine.providers.openai_llm import OpenAILLM
+from engine.providers.slots import SORA_SHUTDOWN
 from engine.providers.sora import SoraVideo
 from engine.settings import Settings
 from tests.fakes.elevenlabs_server import FakeElevenLabs

@@ -38,7 +38,7 @@ from engine.providers.base import (
     SubmitResult,
 )
 from engine.providers.http import write_bytes_atomic
-from engine.providers.openai_llm import openai_error
+from engine.providers.openai_errors import openai_error
 
 log = logging.getLogger(__name__)
 

@@ -4,19 +4,21 @@ Workflow panels name a provider (`_ux.provider`) and a sub-action names an
 action type; the registry maps that pair to an implementation. A provider
 whose key is missing falls back to its offline stand-in (real files, no
 network), and the registry says so once at start-up.
+
+A registry is assembled from the provider slots (`engine.providers.slots`):
+`live.build_registry` for the configured keys, `offline_registry()` here for
+none (the engine's default).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Literal
 
 from engine.providers.base import LLMProvider, MediaProvider
+from engine.providers.slots import Mode, Slot, provider_slots
 
 log = logging.getLogger(__name__)
-
-Mode = Literal["live", "offline", "unavailable"]
 
 
 @dataclass
@@ -33,6 +35,20 @@ class ProviderRegistry:
     llms: dict[str, LLMProvider] = field(default_factory=dict)
     media_providers: dict[tuple[str, str], MediaProvider] = field(default_factory=dict)
     statuses: list[ProviderStatus] = field(default_factory=list)
+
+    @classmethod
+    def from_slots(cls, slots: list[Slot]) -> ProviderRegistry:
+        """Build every slot's implementation; the "llm" slot is the default LLM."""
+        llm_slot = next(slot for slot in slots if slot.capability == "llm")
+        assert llm_slot.factory is not None
+        llm: LLMProvider = llm_slot.factory()
+        registry = cls(llm_default=llm, llms={"openai": llm})
+        for slot in slots:
+            registry.statuses.append(ProviderStatus(slot.provider, slot.capability, slot.mode, slot.detail))
+            if slot.capability != "llm" and slot.factory is not None:
+                impl: MediaProvider = slot.factory()
+                registry.media_providers[(slot.provider, slot.capability)] = impl
+        return registry
 
     def llm(self, name: str | None = None) -> LLMProvider:
         if name and name in self.llms:
@@ -75,10 +91,9 @@ class ProviderRegistry:
 def offline_registry(delay_s: float = 0.0) -> ProviderRegistry:
     """Every provider on its offline stand-in: what `make demo` and the tests use.
 
-    The no-keys case of `live.build_registry` (one list of provider slots),
-    with keys cleared explicitly so a developer's environment cannot leak in.
+    The no-keys case of the provider slots (the same list `live.build_registry`
+    uses), with keys cleared explicitly so a developer's environment cannot leak in.
     """
-    from engine.providers.live import build_registry
     from engine.settings import Settings
 
     no_keys = Settings(
@@ -89,4 +104,4 @@ def offline_registry(delay_s: float = 0.0) -> ProviderRegistry:
         leonardo_api_key=None,
         elevenlabs_api_key=None,
     )
-    return build_registry(no_keys, delay_s=delay_s)
+    return ProviderRegistry.from_slots(provider_slots(no_keys, delay_s, None))

@@ -30,7 +30,7 @@ from engine.providers.base import (
     ProviderError,
     SubmitResult,
 )
-from engine.providers.http import HttpClient, RetryPolicy, body_message, safe_url
+from engine.providers.http import HttpClient, RetryPolicy, body_message, json_of
 
 log = logging.getLogger(__name__)
 
@@ -183,13 +183,7 @@ class SoraVideo(MediaProvider):
 
     async def poll(self, job_id: str, provider_data: dict[str, Any]) -> JobStatus:
         response = await self._http.request("GET", f"/videos/{job_id}")
-        try:
-            video = response.json()
-        except ValueError:
-            raise ProviderError(
-                "the video provider sent an unreadable answer", kind="invalid_output", retryable=True,
-                detail=f"non-JSON body from {safe_url(response.request.url)}", provider=PROVIDER,
-            ) from None  # fmt: skip
+        video = json_of(response, PROVIDER, message="the video provider sent an unreadable answer")
         poll_after = response.headers.get("openai-poll-after-ms")
         poll_after_s = float(poll_after) / 1000 if poll_after and poll_after.isdigit() else None
         status = str(video.get("status") or "queued")

@@ -49,10 +49,10 @@ def main() -> int:
     else:
         timeout_cap = float(env.get("RESILIENCE_HTTP_TIMEOUT_S") or 0)
         if timeout_cap:
-            from engine.providers import http
+            from engine.providers.http import client as http_client  # HttpClient reads its timeout there
 
-            original = http.default_timeout
-            http.default_timeout = lambda read_s=60.0: original(min(read_s, timeout_cap))  # type: ignore[misc]
+            original = http_client.default_timeout
+            http_client.default_timeout = lambda read_s=60.0: original(min(read_s, timeout_cap))  # type: ignore[misc]
         attempts, base, cap = (env.get("RESILIENCE_RETRY") or "4,0.02,0.1").split(",")
         registry = build_registry(settings, retry=RetryPolicy(max_attempts=int(attempts), base_delay_s=float(base),
                                                               max_delay_s=float(cap), max_retry_after_s=2.0))
