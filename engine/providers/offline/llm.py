@@ -1,0 +1,70 @@
+"""OfflineLLM: a schema-driven writer for a cozy pet channel, free, fast and deterministic."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from engine.providers.base import LLMProvider, LLMRequest, LLMResult, LLMUsage, ProviderError
+from engine.providers.offline.pictures import image_notes
+from engine.providers.offline.text import cap
+from engine.providers.offline.writer import _Context, _Scope, _Writer
+
+OFFLINE_MODEL = "offline"
+
+
+class OfflineLLM(LLMProvider):
+    """A schema-driven writer for a cozy pet channel: free, fast, deterministic."""
+
+    name = "offline"
+    live = False
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = max(0.0, float(delay_s))
+
+    async def complete(self, request: LLMRequest) -> LLMResult:
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        local_images = [
+            m.image_path for m in request.messages
+            if m.image_path and not m.image_path.startswith(("http:", "https:", "data:"))
+        ]
+        notes = await asyncio.to_thread(image_notes, local_images) if local_images else []
+        ctx = _Context(request, notes)
+        schema = request.output_schema
+        if schema is None:
+            theme = ctx.themes[0]
+            text = (f"{cap(ctx.pet.subject)} {ctx.pet.is_} {theme.behavior} in {theme.setting}. "
+                    f"{cap(theme.lighting)}, {theme.atmosphere}.")
+        else:
+            text = self._json_answer(schema, ctx, request.schema_name)
+        images = sum(1 for m in request.messages if m.image_path)
+        usage = LLMUsage(
+            input_tokens=sum(len(m.text or "") for m in request.messages) // 4 + 85 * images,
+            output_tokens=max(1, len(text) // 4),
+        )
+        return LLMResult(text=text, model=OFFLINE_MODEL, usage=usage, cost_usd=0.0)
+
+    @staticmethod
+    def _json_answer(schema: dict[str, Any], ctx: _Context, schema_name: str) -> str:
+        try:
+            validator = Draft202012Validator(schema)
+            validator.check_schema(schema)
+        except SchemaError as exc:
+            raise ProviderError("The answer format of this step is not a valid JSON schema.",
+                                kind="invalid_request", detail=str(exc.message)[:300], provider="offline") from None
+        try:
+            value = _Writer(schema, ctx).value(schema, _Scope(key=schema_name))
+        except (KeyError, TypeError, ValueError, RecursionError) as exc:  # e.g. a $ref to nowhere
+            raise ProviderError("The offline writer could not read this answer format.", kind="invalid_request",
+                                detail=f"{type(exc).__name__}: {exc}"[:300], provider="offline") from None
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+        if errors:
+            where = "/".join(map(str, errors[0].absolute_path)) or "(root)"
+            raise ProviderError("The offline writer could not fill this answer format.", kind="invalid_output",
+                                detail=f"{where}: {errors[0].message}"[:300], provider="offline")
+        return json.dumps(value, ensure_ascii=False)
