@@ -8,6 +8,7 @@ import re
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Literal
 
 from engine.media.ffmpeg import probe, run_ffmpeg
 from engine.media.images import fit_image
@@ -20,10 +21,31 @@ from engine.providers.offline.seeds import stable_seed
 _VIDEO_FPS = 24
 
 
-class OfflineVideoProvider(OfflineJobs):
+class _OneFileJob(OfflineJobs):
+    """A job that renders one file named after the job id, so a second fetch finds it on disk."""
+
+    suffix = ""
+    media_type: Literal["video", "audio"] = "video"
+
+    async def _produce(self, job_id: str, request: GenerationRequest, out_dir: Path) -> list[FetchedFile]:
+        dest = out_dir / f"{job_id}.{self.suffix}"
+        if not dest.exists():
+            await self._render(job_id, request, dest)
+        info = await probe(dest)
+        size = {"width": info.width, "height": info.height} if self.media_type == "video" else {}
+        return [FetchedFile(local_path=str(dest.resolve()), media_type=self.media_type, provider_item_id=job_id,
+                            duration_s=info.duration_s, **size)]
+
+    async def _render(self, job_id: str, request: GenerationRequest, dest: Path) -> None:
+        raise NotImplementedError
+
+
+class OfflineVideoProvider(_OneFileJob):
     """img2vid: an H.264 MP4 of the source image with a slow, loop-friendly breathing zoom."""
 
     actions = frozenset({"img2vid"})
+    suffix = "mp4"
+    media_type = "video"
 
     def validate(self, request: GenerationRequest) -> None:
         super().validate(request)
@@ -35,14 +57,6 @@ class OfflineVideoProvider(OfflineJobs):
     def _with_audio(self, request: GenerationRequest) -> bool:
         # Veo clips carry sound (so does Sora); Leonardo Motion clips are silent.
         return str(request.params.get("model", "")).upper().startswith("VEO") or self.name in ("veo", "sora")
-
-    async def _produce(self, job_id: str, request: GenerationRequest, out_dir: Path) -> list[FetchedFile]:
-        dest = out_dir / f"{job_id}.mp4"
-        if not dest.exists():
-            await self._render(job_id, request, dest)
-        info = await probe(dest)
-        return [FetchedFile(local_path=str(dest.resolve()), media_type="video", provider_item_id=job_id,
-                            width=info.width, height=info.height, duration_s=info.duration_s)]
 
     async def _render(self, job_id: str, request: GenerationRequest, dest: Path) -> None:
         params = request.params
@@ -128,18 +142,12 @@ def _music_source(seconds: float, bpm: float, root: int, minor: bool) -> str:
     return f"aevalsrc=exprs='{expr}':s=44100:d={seconds:.4f}"
 
 
-class OfflineMusicProvider(OfflineJobs):
+class OfflineMusicProvider(_OneFileJob):
     """txt2audio: an MP3 lullaby (pad + arpeggio) at the requested length and tempo."""
 
     actions = frozenset({"txt2audio"})
-
-    async def _produce(self, job_id: str, request: GenerationRequest, out_dir: Path) -> list[FetchedFile]:
-        dest = out_dir / f"{job_id}.mp3"
-        if not dest.exists():
-            await self._render(job_id, request, dest)
-        info = await probe(dest)
-        return [FetchedFile(local_path=str(dest.resolve()), media_type="audio", provider_item_id=job_id,
-                            duration_s=info.duration_s)]
+    suffix = "mp3"
+    media_type = "audio"
 
     async def _render(self, job_id: str, request: GenerationRequest, dest: Path) -> None:
         params = request.params
