@@ -10,15 +10,21 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from engine.providers.base import LLMProvider, LLMRequest, LLMResult, LLMUsage, ProviderError
+from engine.providers.offline.context import RequestContext
 from engine.providers.offline.pictures import image_notes
-from engine.providers.offline.text import cap
-from engine.providers.offline.writer import _Context, _Scope, _Writer
+from engine.providers.offline.templates import Renderer
+from engine.providers.offline.writer import Scope, SchemaWriter
+from engine.providers.offline.writer_data import writer_data
 
 OFFLINE_MODEL = "offline"
 
 
 class OfflineLLM(LLMProvider):
-    """A schema-driven writer for a cozy pet channel: free, fast, deterministic."""
+    """A schema-driven writer for a cozy pet channel: free, fast, deterministic.
+
+    What it says comes from the package's generic data plus the workflow's
+    `request.hints` (its config.offline_writer), see `writer_data.py`.
+    """
 
     name = "offline"
     live = False
@@ -34,12 +40,15 @@ class OfflineLLM(LLMProvider):
             if m.image_path and not m.image_path.startswith(("http:", "https:", "data:"))
         ]
         notes = await asyncio.to_thread(image_notes, local_images) if local_images else []
-        ctx = _Context(request, notes)
+        try:
+            data = writer_data(request.hints)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ProviderError("The workflow's offline answer data is not usable.", kind="invalid_request",
+                                detail=str(exc)[:300], provider="offline") from None
+        ctx = RequestContext(request, notes, data)
         schema = request.output_schema
         if schema is None:
-            theme = ctx.themes[0]
-            text = (f"{cap(ctx.pet.subject)} {ctx.pet.is_} {theme.behavior} in {theme.setting}. "
-                    f"{cap(theme.lighting)}, {theme.atmosphere}.")
+            text = Renderer(ctx, data, Scope(), ctx.themes[0]).piece(data.plain_text)
         else:
             text = self._json_answer(schema, ctx, request.schema_name)
         images = sum(1 for m in request.messages if m.image_path)
@@ -50,7 +59,7 @@ class OfflineLLM(LLMProvider):
         return LLMResult(text=text, model=OFFLINE_MODEL, usage=usage, cost_usd=0.0)
 
     @staticmethod
-    def _json_answer(schema: dict[str, Any], ctx: _Context, schema_name: str) -> str:
+    def _json_answer(schema: dict[str, Any], ctx: RequestContext, schema_name: str) -> str:
         try:
             validator = Draft202012Validator(schema)
             validator.check_schema(schema)
@@ -58,7 +67,7 @@ class OfflineLLM(LLMProvider):
             raise ProviderError("The answer format of this step is not a valid JSON schema.",
                                 kind="invalid_request", detail=str(exc.message)[:300], provider="offline") from None
         try:
-            value = _Writer(schema, ctx).value(schema, _Scope(key=schema_name))
+            value = SchemaWriter(schema, ctx).value(schema, Scope(key=schema_name))
         except (KeyError, TypeError, ValueError, RecursionError) as exc:  # e.g. a $ref to nowhere
             raise ProviderError("The offline writer could not read this answer format.", kind="invalid_request",
                                 detail=f"{type(exc).__name__}: {exc}"[:300], provider="offline") from None

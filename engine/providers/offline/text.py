@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 SMALL_WORDS = {"a", "an", "the", "and", "or", "of", "for", "with", "in", "on", "to", "at", "by", "like"}
-FILLERS = ("soft and cozy", "in warm light", "gentle and calm", "with a happy sigh", "full of quiet love",
-            "slow and tender", "wrapped in comfort")
 
 
 def cap(text: str) -> str:
@@ -25,7 +25,7 @@ def listing(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def fit_chars(text: str, lo: int, hi: int | None) -> str:
+def fit_chars(text: str, lo: int, hi: int | None, fillers: Sequence[str]) -> str:
     """Pad with soft filler phrases or trim at a word boundary to lo..hi characters."""
     if hi is not None and hi < lo:
         hi = lo
@@ -33,7 +33,7 @@ def fit_chars(text: str, lo: int, hi: int | None) -> str:
     while len(text) < lo:
         end = text[-1] if text and text[-1] in ".!?" else ""
         body = text[:-1] if end else text
-        text = f"{body}{', ' if body else ''}{FILLERS[i % len(FILLERS)]}{end}"
+        text = f"{body}{', ' if body else ''}{fillers[i % len(fillers)]}{end}"
         i += 1
     if hi is not None and len(text) > hi:
         cut = text[: hi + 1]
@@ -45,7 +45,7 @@ def fit_chars(text: str, lo: int, hi: int | None) -> str:
     return text
 
 
-def fit_words(text: str, lo: int, hi: int) -> str:
+def fit_words(text: str, lo: int, hi: int, fillers: Sequence[str]) -> str:
     """Trim to at most `hi` words (never ending on "the" or "for") or pad to `lo`."""
     words = text.split()
     end = "." if text.rstrip().endswith(".") else ""
@@ -56,6 +56,6 @@ def fit_words(text: str, lo: int, hi: int) -> str:
         text = " ".join(kept).rstrip(",;:-.") + end
     i = 0
     while len(text.split()) < lo:
-        text = text.rstrip(".") + f", {FILLERS[i % len(FILLERS)]}{end}"
+        text = text.rstrip(".") + f", {fillers[i % len(fillers)]}{end}"
         i += 1
     return text
