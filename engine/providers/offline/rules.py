@@ -1,8 +1,8 @@
 """When a rule of the offline writer applies: a `when` object tested against one property.
 
-    {"key": ["hook"]}                          the property's name is one of these
+    {"key": ["title"]}                         the property's name is one of these
     {"key_has": ["genre"], "mode": "music"}    every test in an object must hold
-    [{"key": ["natural_prompt"]}, {...}]       a list: any of its objects
+    [{"key": ["caption"]}, {...}]              a list: any of its objects
 
 Tests: key, key_has, key_starts, key_ends (the property name, lower case);
 siblings (all of these are properties of the same object), siblings_any;
