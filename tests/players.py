@@ -5,8 +5,11 @@ fake OpenAI server's answer."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+from engine.definitions import load_workflow
 from engine.protocol import (
     InteractionRequest,
     InteractionResponse,
@@ -18,6 +21,15 @@ from engine.providers.base import LLMMessage, LLMRequest
 from engine.providers.offline import OfflineLLM
 from engine.api import Engine
 from engine.selection import selectable_items, wire_paths
+
+CC = Path(__file__).resolve().parents[1] / "workflows" / "cc"
+
+
+@cache
+def cc_offline_hints() -> dict[str, Any]:
+    """The CC workflow's offline writer data, as api.llm hands it over (config.offline_writer)."""
+    hints: dict[str, Any] = load_workflow(CC).config["offline_writer"]
+    return hints
 
 
 async def play_first_choices(
@@ -72,7 +84,8 @@ async def play_first_choices(
 
 
 async def offline_answer(body: dict[str, Any]) -> str:
-    """The offline writer's answer to a Responses API request body."""
+    """The offline writer's answer to a Responses API request body (the fake
+    OpenAI server plays the CC workflow's writer, so it gets CC's hints)."""
     messages = []
     for item in body.get("input") or []:
         for part in item.get("content") or []:
@@ -80,5 +93,6 @@ async def offline_answer(body: dict[str, Any]) -> str:
                 role = {"developer": "system"}.get(item["role"], item["role"])
                 messages.append(LLMMessage(role=role, text=part["text"]))
     schema = body["text"]["format"]["schema"]
-    result = await OfflineLLM().complete(LLMRequest(messages=messages, output_schema=schema))
+    request = LLMRequest(messages=messages, output_schema=schema, hints=cc_offline_hints())
+    result = await OfflineLLM().complete(request)
     return result.text

@@ -23,6 +23,7 @@ from engine.providers.offline import (
     OfflineVideoProvider,
 )
 from engine.providers.registry import offline_registry
+from tests.players import cc_offline_hints
 
 DATA = Path(__file__).parent / "data"
 SEED_SCHEMAS = DATA / "seed_schemas"
@@ -81,16 +82,17 @@ The pet and all unselected elements must remain static.
 """
 
 
-def _request(schema: dict[str, Any] | None, *texts: str, image: str | None = None) -> LLMRequest:
+def _request(schema: dict[str, Any] | None, *texts: str, image: str | None = None, cc: bool = True) -> LLMRequest:
+    """A request as api.llm builds it for a CC step (with CC's offline hints), or for a workflow without any."""
     messages = [LLMMessage(role="system", text="You are a motion engineer for cute pet videos.")]
     if image:
         messages.append(LLMMessage(role="user", image_path=image))
     messages += [LLMMessage(role="user", text=text) for text in texts]
-    return LLMRequest(messages=messages, output_schema=schema)
+    return LLMRequest(messages=messages, output_schema=schema, hints=cc_offline_hints() if cc else {})
 
 
-async def _answer(schema: dict[str, Any] | None, *texts: str, image: str | None = None) -> Any:
-    result = await OfflineLLM().complete(_request(schema, *texts, image=image))
+async def _answer(schema: dict[str, Any] | None, *texts: str, image: str | None = None, cc: bool = True) -> Any:
+    result = await OfflineLLM().complete(_request(schema, *texts, image=image, cc=cc))
     return json.loads(result.text) if schema is not None else result.text
 
 
@@ -288,18 +290,80 @@ async def test_cc_answers_read_like_the_product():
     assert music["elevenlabs_prompt_voiceover"].endswith("voiceover only")
 
 
+@pytest.mark.parametrize("cc", [False, True], ids=["no_hints", "cc_hints"])
 @pytest.mark.parametrize("name", sorted(GENERIC_SCHEMAS))
-async def test_generic_schemas_are_filled_validly(name):
+async def test_generic_schemas_are_filled_validly(name, cc):
     schema = GENERIC_SCHEMAS[name]
-    answer = await _answer(schema, "Pet Type: Cat")
+    answer = await _answer(schema, "Pet Type: Cat", cc=cc)
     _valid(schema, answer)
     assert len(json.dumps(answer)) < 20_000, "recursive schemas stop growing"
 
 
+@pytest.mark.parametrize("cc", [True, False], ids=["cc_hints", "no_hints"])
 @pytest.mark.parametrize("path", _workflow_output_schemas(), ids=lambda p: p.name)
-async def test_every_workflow_output_schema_gets_a_valid_answer(path):
+async def test_every_workflow_output_schema_gets_a_valid_answer(path, cc):
     schema = json.loads(path.read_text(encoding="utf-8"))
-    _valid(schema, await _answer(schema, "Pet Type: Cat & Dog\nAesthetic: Playful Chaos"))
+    _valid(schema, await _answer(schema, "Pet Type: Cat & Dog\nAesthetic: Playful Chaos", cc=cc))
+
+
+# A workflow someone else wrote, with no offline data of its own: only the package's generic data.
+UNKNOWN_WORKFLOW = _obj({
+    "headline": {"type": "string", "minLength": 10, "maxLength": 60},
+    "summary": {"type": "string", "description": "2-3 sentences"},
+    "vibe": {"type": "string", "enum": ["chaotic", "calm", "spooky"]},
+    "shots": _arr(_obj({
+        "label": {"type": "string", "maxLength": 30},
+        "camera": {"type": "string", "enum": ["wide", "close", "overhead"]},
+        "seconds": {"type": "integer", "minimum": 2, "maximum": 6},
+        "props": _arr({"type": "string", "minLength": 3}, 2, 4),
+    }), 2, 5),
+    "captions": _arr({"type": "string", "maxLength": 40}, 4, 4),
+    "hashtags": _arr({"type": "string", "pattern": "^#[A-Za-z0-9_]+$"}, 3, 3),
+    "rating": {"type": "integer", "minimum": 1, "maximum": 5},
+    "music_prompt": {"type": "string", "minLength": 40, "maxLength": 200},
+    "mystery_field": S,
+})
+
+
+async def test_a_workflow_without_offline_data_gets_valid_generic_answers():
+    request = "Pet Type: Dog\nA short video of my dog napping by the window."
+    answer = await _answer(UNKNOWN_WORKFLOW, request, cc=False)
+    _valid(UNKNOWN_WORKFLOW, answer)
+    text = json.dumps(answer, ensure_ascii=False)
+    assert not re.search(r"\{[A-Za-z_.]+\}", text), "no unfilled placeholder"
+    assert "puppy" in text and "kitten" not in text, "about the request's pet"
+    assert answer["vibe"] == "calm", "the cozy enum value"
+    assert len(set(answer["captions"])) == 4, "distinct caption lines"
+    assert all(s.strip() for s in (answer["headline"], answer["summary"], answer["mystery_field"]))
+    assert await _answer(UNKNOWN_WORKFLOW, request, cc=False) == answer, "deterministic"
+    # the CC workflow's own words stay in its folder
+    assert "Cuddle" not in text and "heartfelt" not in text
+
+
+def test_offline_writer_data_is_well_formed():
+    from engine.providers.offline.writer_data import check_data, generic_data, merge
+
+    assert check_data(generic_data()) == []
+    assert check_data(merge(generic_data(), cc_offline_hints())) == []
+    broken = merge(generic_data(), {"rules": [{"when": {"kee": ["x"]}, "text": "{nope} {theme.x|shout}"}]})
+    problems = "; ".join(check_data(broken))
+    assert "'kee'" in problems and "'nope'" in problems and "'shout'" in problems
+
+
+async def test_broken_offline_data_fails_clearly():
+    request = LLMRequest(messages=[LLMMessage(role="user", text="hi")], output_schema=S,
+                         hints={"rules": [{"text": "{unknown_value}"}]})
+    with pytest.raises(ProviderError) as caught:
+        await OfflineLLM().complete(request)
+    assert caught.value.kind == "invalid_request" and "unknown_value" in caught.value.detail
+
+
+def test_the_engine_package_knows_no_workflow():
+    package = REPO / "engine" / "providers" / "offline"
+    text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(package.iterdir()) if p.suffix in (".py", ".json"))
+    for needle in ("step 2", "step 4", "cuddle", "scene_concepts", "text_sets", "elevenlabs_prompt", "heartfelt",
+                   "scene_title", "visual_moments", "motion_elements"):
+        assert needle not in text.lower(), needle
 
 
 async def test_answers_are_deterministic_and_feedback_changes_them():

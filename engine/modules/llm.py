@@ -117,6 +117,7 @@ class LLMModule(Module):
             schema_name=re.sub(r"[^A-Za-z0-9_-]", "_", ctx.module.name)[:64],
             model=(inputs.get("ai_config") or {}).get("model") or inputs.get("model"),
             metadata=metadata,
+            hints=ctx.workflow.config.get("offline_writer") or {},
         )
         result = await self._call(provider, request, ctx)
         if schema is None:
