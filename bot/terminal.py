@@ -225,19 +225,17 @@ async def run_demo(engine: Engine, *, auto: bool, resume: bool) -> int:
         print("\nStopped. Run `ccbot demo --resume` to continue where you left off.")
         return 130
     view = await engine.get_run(run_id)
-    state = await engine.state(run_id)
     print(f"\nRun {run_id}: {view.status.value}")
-    for key in ("workflow_summary_text",):
-        if state.get(key):
-            print("\n" + str(state[key]))
-    files = {k: (v or {}).get("local_path") for k, v in state.items() if isinstance(v, dict) and "local_path" in v}
-    if files:
-        print("Files:")
-        for key, path in files.items():
-            print(f"  {key}: {path}")
-    for key in ("summary_file_path", "final_video_path"):
-        if state.get(key):
-            print(f"  {key}: {state[key]}")
+    result = view.result
+    if result is not None:
+        if result.summary:
+            print("\n" + result.summary)
+        if result.files:
+            print("Files:")
+            for item in result.files:
+                print(f"  {item.get('kind') or item.get('format')}: {item.get('path')}")
+        if result.video:
+            print(f"Finished video: {result.video}")
     return 0 if view.status.value == "completed" else 1
 
 

@@ -87,7 +87,7 @@ class Engine:
         return run
 
     def view(self, run: RunState) -> RunView:
-        return run_view(run, self.runlog.workflow_of(run), self.modules)
+        return run_view(run, self.runlog.workflow_of(run), self.modules, self.services.templates)
 
     async def get_run(self, run_id: str, owner: str | None = None) -> RunView:
         return self.view(await self._owned(run_id, owner))

@@ -77,6 +77,8 @@ class WorkflowDef(BaseModel):
     initial_state: dict[str, Any] = Field(default_factory=dict)
     config: dict[str, Any] = Field(default_factory=dict)
     status_display: dict[str, Any] = Field(default_factory=dict)
+    # what a finished run hands over: {title, text, video, duration_s, summary} as templates over state
+    result_display: dict[str, str] = Field(default_factory=dict)
     steps: list[StepDef]
     root: str = ""
     fingerprint: str = ""  # a hash of everything loaded: a run records the one it started with

@@ -225,6 +225,18 @@ class RunStatus(str, Enum):
     FAILED = "failed"
 
 
+class RunResult(BaseModel):
+    """What a finished run hands over, from the workflow's `result_display`
+    (and, where it says nothing, from the files the run wrote)."""
+
+    title: str = ""
+    text: str = ""  # what to post with it (a description, hashtags)
+    video: str | None = None  # the finished video's local path
+    duration_s: float | None = None
+    summary: str = ""  # a text summary of the run
+    files: list[dict[str, Any]] = Field(default_factory=list)  # every file written: path, filename, format, kind
+
+
 class RunView(BaseModel):
     run_id: str
     owner: str
@@ -239,6 +251,7 @@ class RunView(BaseModel):
     error_options: list[dict[str, str]] = Field(default_factory=list)  # recovery choices: {id, label}
     spent: str = "free"  # money recorded for this run so far
     origin: dict[str, Any] = Field(default_factory=dict)  # what the front end gave start_run, untouched
+    result: RunResult | None = None  # once the run is completed
 
 
 class EngineEvent(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from engine.definitions import WorkflowDef
 from engine.modules.base import Module
-from engine.protocol import InteractionRequest, RunStatus, RunView
+from engine.protocol import InteractionRequest, RunResult, RunStatus, RunView
 from engine.providers.base import Cost
 from engine.state import RunState
 from engine.templating import TemplateEngine, TemplateError, Where
@@ -19,7 +19,8 @@ def pending_request(run: RunState, workflow: WorkflowDef, modules: dict[str, Mod
     return modules[module.module_id].live_request(request, run)
 
 
-def run_view(run: RunState, workflow: WorkflowDef, modules: dict[str, Module]) -> RunView:
+def run_view(run: RunState, workflow: WorkflowDef, modules: dict[str, Module],
+             templates: TemplateEngine | None = None) -> RunView:
     step_id = step_name = None
     if run.step_index < len(workflow.steps):
         step = workflow.steps[run.step_index]
@@ -39,6 +40,33 @@ def run_view(run: RunState, workflow: WorkflowDef, modules: dict[str, Module]) -
         error_options=list(error.get("options", [])),
         spent=Cost(usd=run.spent_usd or None, credits=run.spent_credits or None).label(),
         origin=dict(run.origin),
+        result=run_result(run, workflow, templates) if run.status == "completed" and templates else None,
+    )
+
+
+def run_result(run: RunState, workflow: WorkflowDef, templates: TemplateEngine) -> RunResult:
+    """The workflow's `result_display` rendered over the final state; without
+    one, the last video and the files the run wrote."""
+    context = {"state": run.state, "module": run.state, "config": workflow.config}
+    values: dict[str, str] = {}
+    for key, template in (workflow.result_display or {}).items():
+        try:
+            values[key] = templates.render_text(str(template), context, Where(module_name="result_display",
+                                                                              input_key=key)).strip()
+        except TemplateError:
+            values[key] = ""
+    videos = [f["path"] for f in run.files if f.get("format") == "video" and f.get("path")]
+    try:
+        duration = float(values.get("duration_s") or 0) or None
+    except ValueError:
+        duration = None
+    return RunResult(
+        title=values.get("title", ""),
+        text=values.get("text", ""),
+        video=values.get("video") or (videos[-1] if videos else None),
+        duration_s=duration,
+        summary=values.get("summary", ""),
+        files=[dict(f) for f in run.files],
     )
 
 

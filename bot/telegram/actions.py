@@ -8,11 +8,11 @@ before any slow work. Menu actions (`ON_MENU`) resolve what they need.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from bot import render
 from bot.render import OutMessage
 from bot.telegram.ccbot import CCBot
+from bot.telegram.presenter import summary_file
 from bot.telegram.session import Session
 from bot.telegram.tap import Tap
 from engine.errors import InvalidResponse
@@ -223,8 +223,8 @@ async def history(bot: CCBot, tap: Tap) -> None:
     for view in await bot.engine.list_runs(tap.owner, "completed", limit=50):
         if not tap.data.matches(view.run_id):
             continue
-        summary = (await bot.engine.state(view.run_id)).get("summary_file_path")
-        if tap.data.arg == "summary" and summary and Path(summary).is_file():
+        summary = summary_file(view.result) if view.result else None
+        if tap.data.arg == "summary" and summary:
             await tap.answer()
             await bot.outbox.send_file(tap.chat_id, "document", summary,
                                        caption="Everything you picked, ready to copy.")

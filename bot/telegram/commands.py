@@ -90,8 +90,7 @@ class Commands:
             return
         rows = []
         for view in runs:
-            state = await bot.engine.state(view.run_id)
-            title = state.get("selected_title") or (state.get("selected_scene") or {}).get("title") or view.run_id[-6:]
+            title = (view.result.title if view.result else "") or view.run_id[-6:]
             when = time.strftime("%d %b", time.gmtime(view.updated_at))
             rows.append([bot.presenter.button(render.shorten(f"🎬 {when} · {title}", 48), "hist", view.run_id)])
         await bot.outbox.send(chat, OutMessage(text="Your finished videos: tap one to get it again.", buttons=rows,

@@ -21,7 +21,7 @@ from bot.render import Button, OutMessage
 from bot.telegram.outbox import Outbox
 from bot.telegram.session import Session, Sessions
 from engine.api import Engine
-from engine.protocol import InteractionRequest, MediaDisplay, RunStatus, RunView, SelectDisplay
+from engine.protocol import InteractionRequest, MediaDisplay, RunResult, RunStatus, RunView, SelectDisplay
 
 log = logging.getLogger(__name__)
 
@@ -145,29 +145,32 @@ class Presenter:
         chat = chat_id if chat_id is not None else session.chat_id if session is not None else 0
         if not again and not (await self.sessions.claim([f"finished:{view.run_id}"], view.run_id))[0]:
             return
-        state = await self.engine.state(view.run_id)
-        final = state.get("final_video") or {}
-        video = final.get("local_path") or (state.get("selected_video_data") or {}).get("local_path")
-        title = state.get("selected_title") or ""
-        description = state.get("selected_description") or {}
-        body = " ".join(str(description.get(k, "")) for k in ("text", "emojis") if description.get(k))
-        tags = " ".join(description.get("hashtags") or [])
-        caption = "\n\n".join(p for p in (f"<b>{render.esc(title)}</b>" if title else "", render.esc(body),
-                                          render.esc(tags)) if p)
+        result = view.result or RunResult()
+        video = result.video
+        caption = "\n\n".join(p for p in (f"<b>{render.esc(result.title)}</b>" if result.title else "",
+                                           render.esc(result.text)) if p)
         short, rest = render.fit_caption(caption)
         if video and Path(video).is_file():
             file_id = session.file_ids.get(video) if session is not None else None  # shown for the final check
             if file_id is None:
                 await self.outbox.chat_action(chat, ChatAction.UPLOAD_VIDEO, force=True)
             await self.outbox.send_file(chat, "video", video, caption=short, file_id=file_id,
-                                        duration_s=final.get("duration_s"))
+                                        duration_s=result.duration_s)
         for part in render.split_text(rest) if rest.strip() else []:
             await self.outbox.send(chat, OutMessage(text=part))
         buttons = [[self.button("🎬 Make another", "new", view.run_id)]]
-        summary = state.get("summary_file_path")
-        if summary and Path(summary).is_file():
+        if summary_file(result):
             buttons.insert(0, [self.button("📄 Summary as a file", "hist", view.run_id, "summary")])
         await self.outbox.send(chat, OutMessage(text=DONE, buttons=buttons, parse_mode=None))
+
+
+def summary_file(result: RunResult) -> str | None:
+    """A text file the run wrote for the person (e.g. everything they picked), if it still exists."""
+    for item in result.files:
+        path = item.get("path")
+        if item.get("format") != "video" and path and Path(path).is_file():
+            return str(path)
+    return None
 
 
 def _file_id(message: object) -> str | None:

@@ -56,6 +56,9 @@ async def test_whole_run_from_start_to_finished_video(tg: FakeTelegramServer, tm
         assert len(finals) == 1, "the finished video is uploaded once: for the final check, then sent by its id"
         assert tg.calls_to("pinChatMessage")
         assert any("Putting your video together" in t for t in bot.texts())  # render progress was shown
+        assert sum("Putting your video together… 100%" in t for t in bot.texts()) == 1, "100% arrives once"
+        not_modified = [c.method for c in tg.calls if c.status == 400 and "not modified" in (c.error or "")]
+        assert not_modified == []
         # the finished video came with title and hashtags as caption
         final = tg.calls_to("sendVideo")[-1]
         assert "#" in str(final.params.get("caption", "")) or "#" in " ".join(bot.texts()[-3:])

@@ -59,5 +59,7 @@ async def test_kill_mid_generation_then_restart_delivers_the_clip_once(tg: FakeT
         assert view.current_step_id == "text_overlays" and view.pending is not None
         assert len(tg.calls_to("sendVideo")) == videos_before + 1
         await second.assert_all_answered()
+        not_modified = [c.method for c in tg.calls if c.status == 400 and "not modified" in (c.error or "")]
+        assert not_modified == [], "an edit to the same content is never sent (a wasted call, an error on Telegram)"
     finally:
         await second.stop()

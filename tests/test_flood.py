@@ -1,0 +1,64 @@
+"""The flood gate keeps Telegram's limits: order per chat, urgent first, pacing, 429 pauses."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bot.telegram.flood import Bucket, FloodGate
+
+
+async def _send(gate: FloodGate, chat: int, tag: str, log: list[tuple[str, float]], urgent: bool = False) -> None:
+    async with gate.slot(chat, urgent):
+        log.append((tag, time.monotonic()))
+
+
+async def test_calls_to_one_chat_keep_their_order() -> None:
+    gate = FloodGate(overall_per_s=1000, chat_per_s=50, chat_burst=2)
+    log: list[tuple[str, float]] = []
+    await asyncio.gather(*(_send(gate, 7, str(i), log) for i in range(8)))
+    assert [tag for tag, _ in log] == [str(i) for i in range(8)]
+
+
+async def test_one_chat_is_paced_after_its_burst() -> None:
+    gate = FloodGate(overall_per_s=1000, chat_per_s=20, chat_burst=3)
+    log: list[tuple[str, float]] = []
+    start = time.monotonic()
+    await asyncio.gather(*(_send(gate, 7, str(i), log) for i in range(6)))
+    times = [t - start for _, t in log]
+    assert times[2] < 0.03, "the burst goes out at once"
+    assert times[5] >= 0.13, "then about one per 1/rate seconds (3 more at 20/s)"
+
+
+async def test_an_urgent_call_overtakes_queued_bulk_traffic() -> None:
+    gate = FloodGate(overall_per_s=20, chat_per_s=1000, chat_burst=1000)
+    gate._overall = Bucket(20, 1)  # one slot now, then one every 50 ms
+    log: list[tuple[str, float]] = []
+    bulk = [asyncio.create_task(_send(gate, 100 + i, f"bulk{i}", log)) for i in range(6)]
+    await asyncio.sleep(0.01)  # the bulk calls are queued for the overall budget
+    urgent = asyncio.create_task(_send(gate, 999, "urgent", log, urgent=True))
+    await asyncio.gather(*bulk, urgent)
+    order = [tag for tag, _ in log]
+    assert order.index("urgent") <= 2, order  # ahead of the bulk still waiting
+
+
+async def test_other_chats_do_not_wait_for_a_paced_chat() -> None:
+    gate = FloodGate(overall_per_s=1000, chat_per_s=2, chat_burst=1)
+    log: list[tuple[str, float]] = []
+    start = time.monotonic()
+    slow = asyncio.gather(*(_send(gate, 1, f"a{i}", log) for i in range(3)))  # ~1 s for chat 1
+    await asyncio.sleep(0.01)
+    await _send(gate, 2, "b", log)
+    assert dict(log)["b"] - start < 0.1
+    await slow
+
+
+async def test_a_429_pauses_everything_and_try_slot_never_waits() -> None:
+    gate = FloodGate(overall_per_s=1000, chat_per_s=1000, chat_burst=1000)
+    gate.pause(0.2)
+    assert gate.try_slot(5) is False, "a cosmetic call is dropped, not queued"
+    log: list[tuple[str, float]] = []
+    start = time.monotonic()
+    await _send(gate, 5, "x", log)
+    assert log[0][1] - start >= 0.19
+    assert gate.try_slot(5) is True
