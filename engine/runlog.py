@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from engine.definitions import WorkflowDef
 from engine.errors import EngineError, RunNotFound
 from engine.fold import AnswerText, Fold
+from engine.locks import KeyedLocks
 from engine.protocol import EngineEvent
 from engine.state import RunState
 from engine.store import JobChange, NewEvent, Store
@@ -40,17 +40,13 @@ class RunLog:
         self.folds = {wid: Fold(w, answer_text) for wid, w in workflows.items()}
         self.cache_size = cache_size
         self._cache: OrderedDict[str, RunState] = OrderedDict()
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._locks = KeyedLocks()
         self._listeners: list[Listener] = []
 
     # ------------------------------------------------------------- locks
     def lock(self, run_id: str) -> asyncio.Lock:
         """The run's lock (kept only while someone holds or waits for it)."""
-        lock = self._locks.get(run_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[run_id] = lock
-        return lock
+        return self._locks(run_id)
 
     @contextlib.asynccontextmanager
     async def hold(self, run_id: str) -> AsyncIterator[RunState]:

@@ -17,9 +17,10 @@ import contextlib
 import heapq
 import itertools
 import time
-import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+
+from engine.locks import KeyedLocks
 
 
 @dataclass
@@ -59,7 +60,7 @@ class FloodGate:
         self._chat_rate, self._chat_burst = chat_per_s, chat_burst
         self._group_rate = group_per_min / 60.0
         self._chats: dict[int, Bucket] = {}
-        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._chat_lock = KeyedLocks()
         self._queue: list[tuple[int, int]] = []  # (priority, ticket) waiting for an overall slot
         self._tickets = itertools.count()
         self._cond = asyncio.Condition()
@@ -77,13 +78,6 @@ class FloodGate:
             bucket = Bucket(self._group_rate, 20.0) if group else Bucket(self._chat_rate, self._chat_burst)
             self._chats[chat_id] = bucket
         return bucket
-
-    def _chat_lock(self, chat_id: int) -> asyncio.Lock:
-        lock = self._locks.get(chat_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[chat_id] = lock
-        return lock
 
     def pause(self, seconds: float) -> None:
         """Telegram said 429: nothing goes out until it allows again."""

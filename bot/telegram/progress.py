@@ -15,10 +15,8 @@ running in this process, so its message id stays here, not in the session
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -30,6 +28,7 @@ from bot import render
 from bot.render import OutMessage
 from bot.telegram.ccbot import CCBot
 from bot.telegram.session import MessageRef, Session
+from engine.locks import KeyedLocks
 from engine.protocol import EngineEvent, MediaDisplay, RunStatus, RunView
 
 log = logging.getLogger(__name__)
@@ -59,7 +58,7 @@ class Progress:
         self.spawn = spawn
         self._last_edit: dict[str, float] = {}
         self._renders: OrderedDict[str, MessageRef | None] = OrderedDict()  # run/module -> its progress message
-        self._render_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._render_locks = KeyedLocks()
 
     def _due(self, key: str, final: bool) -> bool:
         now = time.monotonic()
@@ -120,10 +119,7 @@ class Progress:
         if not self._due(key, final=starting or final):
             return
         await self.bot.outbox.chat_action(chat_id, ChatAction.UPLOAD_VIDEO)
-        lock = self._render_locks.get(key)
-        if lock is None:
-            lock = self._render_locks[key] = asyncio.Lock()
-        async with lock:  # in order: the first message exists before it is edited
+        async with self._render_locks(key):  # in order: the first message exists before it is edited
             ref = None if starting else self._renders.get(key)
             text = f"🎬 {render.esc(event.data.get('message') or 'Working')}… {percent:.0f}%"
             self._renders[key] = await self.bot.outbox.show(chat_id, ref, OutMessage(text=text), quiet=True)

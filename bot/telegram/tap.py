@@ -7,8 +7,6 @@ view comes from the engine (cached), never looked up again.
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +15,7 @@ from bot.telegram.outbox import Outbox
 from bot.telegram.session import Session, Sessions
 from engine.api import Engine
 from engine.errors import EngineError, StaleInteraction
+from engine.locks import KeyedLocks
 from engine.protocol import InteractionRequest, RunView
 
 
@@ -24,18 +23,8 @@ def owner_of(user_id: int) -> str:
     return f"tg:{user_id}"
 
 
-class PersonLocks:
+class PersonLocks(KeyedLocks):
     """One person's updates one at a time, in order; different people side by side."""
-
-    def __init__(self) -> None:
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    def __call__(self, owner: str) -> asyncio.Lock:
-        lock = self._locks.get(owner)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[owner] = lock
-        return lock
 
 
 class NotYours(EngineError):
