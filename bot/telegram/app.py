@@ -77,10 +77,7 @@ class TelegramFront:
         app.add_error_handler(self.on_error)
 
     async def post_init(self, app: Application) -> None:
-        try:
-            await app.bot.set_my_commands(COMMANDS)
-        except TelegramError as exc:
-            log.warning("could not register commands: %s", exc)
+        await self.bot.outbox.set_commands(COMMANDS)
         await catch_up(self.bot, self.progress)
 
     # ----------------------------------------------------------- callbacks

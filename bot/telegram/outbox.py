@@ -135,6 +135,13 @@ class Outbox:
         message = await self.send(chat_id, out, urgent=urgent, quiet=quiet)
         return MessageRef(message_id=message.message_id, shown=shown)
 
+    async def set_commands(self, commands: list[Any]) -> None:
+        """The command menu Telegram shows (once at start-up)."""
+        try:
+            await self.bot.set_my_commands(commands)
+        except TelegramError as exc:
+            log.warning("could not register commands: %s", exc)
+
     async def pin(self, chat_id: int, message_id: int) -> None:
         try:
             await self._call("pinChatMessage", chat_id, lambda: self.bot.pin_chat_message(
