@@ -53,6 +53,10 @@ class TerminalDemo:
             self.say(f"   ✗ {event.data.get('provider')}: {event.data.get('error')}")
         elif event.type == "module_error":
             self.say(f"   ✗ {event.data.get('message')}")
+        elif event.type == "module_queued":
+            self.say(f"   … waiting for a free renderer: #{event.data.get('position')} in line")
+        elif event.type == "module_progress" and float(event.data.get("progress") or 0) in (0.0, 100.0):
+            self.say(f"   … {event.data.get('message')}: {float(event.data.get('progress') or 0):.0f}%")
 
     def ask(self, prompt: str) -> str:
         try:
@@ -77,6 +81,9 @@ class TerminalDemo:
         run_id = view.run_id
         while True:
             view = await self.engine.get_run(run_id)
+            if view.working:  # e.g. the final render: it reports its own progress
+                await self.engine.wait_idle(run_id, timeout=900)
+                continue
             if view.status != "active":
                 break
             if view.pending is None:
@@ -214,7 +221,7 @@ class TerminalDemo:
         await self.engine.start_sub_action(
             req.run_id, SubActionRequest(interaction_id=req.interaction_id, prompt_key=prompt_key)
         )
-        await self.engine.jobs.wait_idle(req.run_id, timeout=900)
+        await self.engine.wait_idle(req.run_id, timeout=900)
 
 
 async def run_demo(engine: Engine, *, auto: bool, resume: bool) -> int:

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from engine.background import BackgroundWork
 from engine.catalogue import load_catalogue
 from engine.definitions import ModuleDef, WorkflowDef
 from engine.errors import EngineError, InvalidResponse, NotOwner, RunNotActive, StaleInteraction
@@ -41,6 +42,8 @@ class Engine:
         self.runlog = RunLog(services.store, workflows, self._answer_text)
         self.loop = RunLoop(self.runlog, services, self.modules)
         self.jobs = JobRunner(self.runlog, services)
+        self.background = BackgroundWork(self.runlog, self.loop)
+        self.loop.start_background = self.background.spawn
         if default_workflow is not None and default_workflow not in workflows:
             raise EngineError(f"the default workflow '{default_workflow}' is not installed")
         self.default_workflow_id = default_workflow or sorted(workflows)[0]
@@ -69,8 +72,19 @@ class Engine:
         return cls(services, workflows, modules, default_workflow)
 
     async def close(self) -> None:
+        """Stop cleanly: jobs and background work are cancelled with nothing written,
+        so a restart polls the jobs again and runs the work again."""
+        await self.background.shutdown()
         await self.jobs.shutdown()
         await self.services.store.close()
+
+    async def wait_idle(self, run_id: str | None = None, timeout: float = 120) -> None:
+        """Until the run's (or every run's) jobs and background work are done. For tests and the demo."""
+        while True:
+            await self.jobs.wait_idle(run_id, timeout)
+            await self.background.wait_idle(run_id, timeout)
+            if not any(t for r, t in self.background.tasks.items() if run_id in (None, r)):
+                return
 
     def subscribe(self, listener: Listener) -> None:
         self.runlog.subscribe(listener)
@@ -166,6 +180,7 @@ class Engine:
             return self.view(run)
 
     async def _cancel(self, run: RunState) -> None:
+        self.background.cancel(run.run_id)
         cancelled = await self.jobs.cancel(run)
         changes = [JobChange(e.data["job_id"], e.data.get("interaction_id", ""), "cancelled") for e in cancelled]
         await self.runlog.append(run, [*cancelled, NewEvent("run_cancelled", {})], run_status="cancelled",
@@ -200,6 +215,7 @@ class Engine:
                 continue
             try:
                 async with self.runlog.hold(row.run_id) as run:
+                    self.background.resume(run)
                     interrupted = self.jobs.resume(run)
                     if interrupted:
                         await self.runlog.append(run, interrupted, jobs=[

@@ -99,13 +99,20 @@ class Fold:
             run.step_index, run.module_index = data["step_index"], data["module_index"]
             run.module_starts[f"{event.step_id}/{event.module_name}"] = event.seq
             run.last_error = None
+            run.working = None
+            if data.get("background"):
+                run.working = {"module_name": event.module_name, "step_index": data["step_index"],
+                               "module_index": data["module_index"], "since": event.created_at,
+                               "recovery_option": data.get("recovery_option")}
         elif kind == "interaction_requested":
             run.pending = data
         elif kind == "interaction_response":
             run.pending = None
         elif kind == "module_completed":
             self._apply_outputs(run, data)
+            run.working = None
         elif kind == "module_error":
+            run.working = None
             run.last_error = {"message": data.get("message", ""), "retryable": data.get("retryable", True),
                               "options": data.get("options", []), "module_name": event.module_name}
         elif kind == "step_completed":
@@ -121,7 +128,7 @@ class Fold:
             run.step_index, run.module_index = data["step_index"], data["module_index"]
         elif kind == "jump_requested":
             self._module(data["step_index"], data["module_index"], event, data["target_module"])
-            run.pending = None
+            run.pending = run.working = None
             run.pending_retry = None
             run.step_index, run.module_index = data["step_index"], data["module_index"]
             if data["step_index"] not in run.started_steps:
@@ -135,10 +142,10 @@ class Fold:
             run.files.append(data)
         elif kind == "workflow_completed":
             run.status = "completed"
-            run.pending = None
+            run.pending = run.working = None
         elif kind == "run_cancelled":
             run.status = "cancelled"
-            run.pending = None
+            run.pending = run.working = None
 
     def _apply_outputs(self, run: RunState, data: dict[str, Any]) -> None:
         si, mi = data["step_index"], data["module_index"]

@@ -247,6 +247,7 @@ class RunView(BaseModel):
     current_step_id: str | None = None
     current_step_name: str | None = None
     pending: InteractionRequest | None = None
+    working: str | None = None  # the module under way off the tap (e.g. the final render), if any
     error: str | None = None  # the last module error, readable by a person
     error_options: list[dict[str, str]] = Field(default_factory=list)  # recovery choices: {id, label}
     spent: str = "free"  # money recorded for this run so far

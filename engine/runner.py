@@ -11,6 +11,7 @@ resumed run simply runs that module again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from engine.definitions import ModuleDef, StepDef, WorkflowDef
@@ -35,6 +36,7 @@ class RunLoop:
         self.runlog = runlog
         self.services = services
         self.modules = modules
+        self.start_background: Callable[[str], None] = _no_background  # set by the engine
 
     def impl(self, module: ModuleDef) -> Module:
         return self.modules[module.module_id]
@@ -44,6 +46,9 @@ class RunLoop:
         """Run modules until an interaction, an error or the end (run held)."""
         workflow = self.runlog.workflow_of(run)
         while run.status == "active" and run.pending is None:
+            if run.working:  # a long module is under way off the tap (engine/background.py)
+                self.start_background(run.run_id)
+                return
             if run.last_error is not None and not rerun_failed:
                 return
             rerun_failed = False
@@ -86,6 +91,11 @@ class RunLoop:
         try:
             if impl is None:  # load checks name every module; this is a workflow swapped under a run
                 raise ModuleFailure(BROKEN_STEP, retryable=False, detail=f"unknown module_id {module.module_id!r}")
+            if impl.background:  # written as under way; the work itself happens off this call
+                prefix[-1].data["background"] = True
+                await self.runlog.append(run, prefix, snapshot=snapshot)
+                self.start_background(run.run_id)
+                return
             inputs = self.resolve_inputs(ctx)
             if impl.interactive:
                 await self._ask(run, ctx, impl, inputs, prefix, snapshot)
@@ -205,6 +215,10 @@ class RunLoop:
             else:
                 resolved[key] = value
         return resolved
+
+
+def _no_background(run_id: str) -> None:
+    raise RuntimeError("no background worker is wired to this run loop")
 
 
 def completed(step: StepDef, module: ModuleDef, si: int, mi: int, outputs: dict[str, Any]) -> NewEvent:

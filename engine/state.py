@@ -54,6 +54,7 @@ class RunState(BaseModel):
     module_index: int = 0
     started_steps: list[int] = Field(default_factory=list)
     pending: dict[str, Any] | None = None  # the open interaction_requested data
+    working: dict[str, Any] | None = None  # a long module under way off the tap (engine/background.py)
     # module name -> earlier answers ({"answer", "feedback"}) that a retry shows the module again
     answers: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     pending_retry: dict[str, Any] | None = None

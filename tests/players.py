@@ -50,6 +50,9 @@ async def play_first_choices(
     """
     for _ in range(max_steps):
         view = await engine.get_run(run_id)
+        if view.working:  # the final render runs off the answer that started it
+            await engine.wait_idle(run_id)
+            continue
         if view.status.value != "active":
             return
         req = view.pending

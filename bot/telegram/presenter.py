@@ -48,6 +48,8 @@ class Presenter:
             await self.finished(view, session)
         elif view.status != RunStatus.ACTIVE:
             session.closed = True
+        elif view.working:
+            return  # e.g. the final render: its own progress message says how it goes
         elif view.pending is None:
             await self.error(view, session, again)
         else:

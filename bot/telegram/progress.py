@@ -34,6 +34,7 @@ from engine.protocol import EngineEvent, MediaDisplay, RunStatus, RunView
 log = logging.getLogger(__name__)
 
 EDIT_EVERY_S = 2.0
+QUEUE_EDIT_EVERY_S = 15.0  # a place in line changes often with many people: say it now and then
 SORRY = "😿 Something went wrong on my side. Your progress is saved: /status shows where you are."
 
 
@@ -57,12 +58,13 @@ class Progress:
         self.bot = bot
         self.spawn = spawn
         self._last_edit: dict[str, float] = {}
-        self._renders: OrderedDict[str, MessageRef | None] = OrderedDict()  # run/module -> its progress message
+        # run/module -> (its progress message, whether it says "done")
+        self._renders: OrderedDict[str, tuple[MessageRef | None, bool]] = OrderedDict()
         self._render_locks = KeyedLocks()
 
-    def _due(self, key: str, final: bool) -> bool:
+    def _due(self, key: str, final: bool, every: float = EDIT_EVERY_S) -> bool:
         now = time.monotonic()
-        if not final and now - self._last_edit.get(key, 0.0) < EDIT_EVERY_S:
+        if not final and now - self._last_edit.get(key, 0.0) < every:
             return False
         self._last_edit[key] = now
         if len(self._last_edit) > 5000:
@@ -71,7 +73,8 @@ class Progress:
 
     async def on_event(self, event: EngineEvent) -> None:
         """The engine's listener: hand the event to a task of its own."""
-        if event.type in ("job_progress", "module_progress", "job_completed", "job_failed"):
+        if event.type in ("job_progress", "module_progress", "module_queued", "job_completed", "job_failed",
+                          "run_advanced"):
             self.spawn(self.handle(event))
 
     async def handle(self, event: EngineEvent) -> None:
@@ -81,10 +84,12 @@ class Progress:
         try:
             if event.type == "job_progress":
                 await self.job_progress(chat_id, event)
-            elif event.type == "module_progress":
+            elif event.type in ("module_progress", "module_queued"):
                 await self.module_progress(chat_id, event)
             elif event.type in ("job_completed", "job_failed"):
                 await self.job_finished(event)
+            elif event.type == "run_advanced":
+                await self.run_advanced(event)
         except TelegramError as exc:
             log.warning("could not show %s for run %s: %s", event.type, event.run_id, exc)
             if event.type in ("job_completed", "job_failed") and not isinstance(exc, Forbidden):
@@ -112,20 +117,38 @@ class Progress:
                 await bot.sessions.save(session)
 
     async def module_progress(self, chat_id: int, event: EngineEvent) -> None:
-        """One message per render, edited as it goes ("🎬 Putting your video together… 40%")."""
-        percent = float(event.data.get("progress") or 0)
-        starting, final = percent <= 0, percent >= 100
+        """One message per render: its place in line, then its progress
+        ("🎬 Putting your video together… 40%"), edited as it goes."""
+        queued = event.type == "module_queued"
+        percent = 0.0 if queued else float(event.data.get("progress") or 0)
         key = f"{event.run_id}:{event.data.get('module')}"
-        if not self._due(key, final=starting or final):
+        shown, done = self._renders.get(key) or (None, True)
+        starting = queued or percent <= 0
+        first = shown is None or (done and starting)  # a new render: a new message
+        final = percent >= 100
+        if not self._due(key, final=first or final or (percent <= 0 and not queued),
+                         every=QUEUE_EDIT_EVERY_S if queued else EDIT_EVERY_S):
             return
-        await self.bot.outbox.chat_action(chat_id, ChatAction.UPLOAD_VIDEO)
-        async with self._render_locks(key):  # in order: the first message exists before it is edited
-            ref = None if starting else self._renders.get(key)
+        if queued:
+            text = f"⏳ Your video is in line to be put together: #{int(event.data.get('position') or 1)}"
+        else:
             text = f"🎬 {render.esc(event.data.get('message') or 'Working')}… {percent:.0f}%"
-            self._renders[key] = await self.bot.outbox.show(chat_id, ref, OutMessage(text=text), quiet=True)
+            await self.bot.outbox.chat_action(chat_id, ChatAction.UPLOAD_VIDEO)
+        async with self._render_locks(key):  # in order: the first message exists before it is edited
+            shown, done = self._renders.get(key) or (None, True)
+            fresh = shown is None or (done and starting)
+            ref = await self.bot.outbox.show(chat_id, None if fresh else shown, OutMessage(text=text), quiet=True)
+            self._renders[key] = (ref, final)
             self._renders.move_to_end(key)
             while len(self._renders) > 1000:
                 self._renders.popitem(last=False)
+
+    async def run_advanced(self, event: EngineEvent) -> None:
+        """A long module finished (or failed) off the tap: show where the run is now."""
+        async with self.bot.locks(event.owner):
+            session = await self.bot.sessions.of_run(event.run_id)
+            if session is not None:
+                await self.bot.show(await self.bot.engine.get_run(event.run_id), session)
 
     async def job_finished(self, event: EngineEvent) -> None:
         bot = self.bot

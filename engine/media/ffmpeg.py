@@ -3,6 +3,12 @@
 The imageio-ffmpeg wheel ships an ffmpeg binary but no ffprobe, so `probe()`
 reads the stream summary ffmpeg prints for `ffmpeg -i <file>`. Nothing here
 blocks the event loop and nothing goes through a shell.
+
+Every ffmpeg, probes included, waits for one of a few slots (one per CPU),
+runs at a lower CPU priority than the bot, and in a session of its own: a
+SIGTERM to the bot's process group (a service manager or Docker stopping it)
+does not kill a render half way; the bot stops it itself, cleanly, and runs
+it again after the restart.
 """
 
 from __future__ import annotations
@@ -168,6 +174,7 @@ async def _run_ffmpeg(
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE if follow else asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
     )
     err_chunks: deque[bytes] = deque(maxlen=16)
     readers = [asyncio.create_task(_drain(proc.stderr, err_chunks))]  # type: ignore[arg-type]
@@ -239,19 +246,21 @@ async def probe(path: str | os.PathLike[str], *, timeout: float = 30) -> MediaIn
         raise ProbeError(f"not a file: {path}")
     if size_bytes == 0:
         raise ProbeError(f"media file is empty: {path}")
-    proc = await asyncio.create_subprocess_exec(
-        ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(timeout):
-            _, err = await proc.communicate()
-    except TimeoutError:
-        raise ProbeError(f"reading {path.name} timed out after {timeout:g} s") from None
-    finally:
-        await _kill(proc)
+    async with _ffmpeg_slot():
+        proc = await asyncio.create_subprocess_exec(
+            *_nice_prefix(), ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            async with asyncio.timeout(timeout):
+                _, err = await proc.communicate()
+        except TimeoutError:
+            raise ProbeError(f"reading {path.name} timed out after {timeout:g} s") from None
+        finally:
+            await _kill(proc)
     text = err.decode("utf-8", "replace")
     # With no output file ffmpeg always exits 1; a readable input still prints its summary.
     if "Input #0" not in text:

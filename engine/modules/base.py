@@ -130,6 +130,7 @@ class Module(ABC):
 
     module_id: str = ""
     interactive: bool = False
+    background: bool = False  # long (e.g. a render): runs off the person's tap, queued (engine/background.py)
     id_prefix: str = "int"
 
     def check_config(self, module: ModuleDef) -> list[str]:

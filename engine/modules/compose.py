@@ -85,6 +85,7 @@ def _remove_stale_parts(folder: Path) -> None:
 
 class ComposeModule(Module):
     module_id = "media.compose"
+    background = True  # a render takes seconds to minutes: queued, off the person's tap
 
     def check_config(self, module: ModuleDef) -> list[str]:
         return require_inputs(module, "video", "duration_s")

@@ -166,9 +166,10 @@ class BotProcess:
         mark = self.tg.mark()
         log = open(self.log_path, "ab")  # noqa: SIM115, ASYNC230 - a local file, handed to the child
         try:
+            # in a process group of its own, as under a service manager or in Docker
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "tests.resilience.botproc", cwd=str(self.data_dir), env=env,
-                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log)
+                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         finally:
             log.close()
         self.starts += 1
@@ -224,6 +225,14 @@ class BotProcess:
         import json
 
         return json.loads(stats.read_text()) if stats.exists() else {}
+
+    async def stop_group(self, timeout: float = 30.0) -> int:
+        """Stop the bot the way a service manager or `docker stop` does: SIGTERM
+        to its whole process group. Returns its exit code."""
+        assert self.proc is not None and self.alive
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        await asyncio.wait_for(self.proc.wait(), timeout)
+        return int(self.proc.returncode or 0)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

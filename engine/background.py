@@ -1,0 +1,146 @@
+"""Long modules (the final render) run here, off the person's own tap.
+
+- Queued fairly: first come, first served, `slots` at a time (one per core);
+  each run waiting is told its place in line (`module_queued`).
+- The run is held only to read its inputs and to write the result; the work
+  itself runs without its lock, so the person's other taps are answered.
+- Stopping the process cancels the work: nothing is written, so the run is
+  still "working" in its log and `resume` runs it again after the restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Any
+
+from engine.modules.base import ModuleFailure
+from engine.runlog import RunLog
+from engine.runner import BROKEN_STEP, RunLoop, completed
+from engine.state import RunState
+from engine.store import NewEvent
+from engine.templating import TemplateError
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundWork:
+    def __init__(self, runlog: RunLog, loop: RunLoop, slots: int | None = None) -> None:
+        self.runlog = runlog
+        self.loop = loop
+        self.slots = max(1, slots or os.cpu_count() or 1)
+        self.tasks: dict[str, asyncio.Task[None]] = {}  # run id -> its work
+        self._line: list[str] = []  # run ids waiting for a slot, in order
+        self._running = 0
+        self._turn = asyncio.Condition()
+
+    # ------------------------------------------------------------ control
+    def spawn(self, run_id: str) -> None:
+        if run_id in self.tasks and not self.tasks[run_id].done():
+            return
+        task = asyncio.create_task(self._work(run_id), name=f"background {run_id}")
+        self.tasks[run_id] = task
+        task.add_done_callback(lambda _t, r=run_id: self.tasks.pop(r, None) if self.tasks.get(r) is _t else None)
+
+    def resume(self, run: RunState) -> None:
+        """After a restart (run held): work the log says was under way starts again."""
+        if run.working and run.status == "active":
+            self.spawn(run.run_id)
+
+    def cancel(self, run_id: str) -> None:
+        task = self.tasks.pop(run_id, None)
+        if task is not None:
+            task.cancel()
+
+    def position(self, run_id: str) -> int | None:
+        """1 for the next in line; None when not waiting."""
+        return self._line.index(run_id) + 1 if run_id in self._line else None
+
+    async def wait_idle(self, run_id: str | None = None, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            tasks = [t for r, t in self.tasks.items() if not t.done() and run_id in (None, r)]
+            if not tasks:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("background work still running")
+            await asyncio.wait(tasks, timeout=remaining)
+
+    async def shutdown(self) -> None:
+        tasks = list(self.tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------ working
+    async def _wait_turn(self, run_id: str) -> None:
+        self._line.append(run_id)
+        try:
+            async with self._turn:
+                await self._tell_places()
+                while self._running >= self.slots or self._line[0] != run_id:
+                    await self._turn.wait()
+                self._running += 1
+        finally:
+            self._line.remove(run_id)
+        await self._tell_places()
+
+    async def _leave(self) -> None:
+        async with self._turn:
+            self._running -= 1
+            self._turn.notify_all()
+
+    async def _tell_places(self) -> None:
+        for place, run_id in enumerate(list(self._line), start=1):
+            run = await self.runlog.load(run_id)
+            await self.runlog.notify(run, "module_queued", {"module": (run.working or {}).get("module_name"),
+                                                             "position": place})
+
+    async def _work(self, run_id: str) -> None:
+        await self._wait_turn(run_id)
+        try:
+            await self._run_module(run_id)
+        finally:
+            await self._leave()
+
+    async def _run_module(self, run_id: str) -> None:
+        async with self.runlog.hold(run_id) as run:
+            working = dict(run.working or {})
+            if not working or run.status != "active":
+                return
+            si, mi = int(working["step_index"]), int(working["module_index"])
+            ctx = self.loop.context(run, si, mi)
+            ctx.recovery_option = working.get("recovery_option")
+
+        async def progress(percent: float, message: str) -> None:
+            await self.runlog.notify(run, "module_progress",
+                                     {"module": ctx.module.name, "progress": percent, "message": message})
+
+        ctx.progress = progress
+        failure: tuple[str, bool, str, list[dict[str, str]]] | None = None
+        outputs: dict[str, Any] = {}
+        try:
+            inputs = self.loop.resolve_inputs(ctx)
+            outputs = await self.loop.impl(ctx.module).execute(inputs, ctx)
+        except ModuleFailure as exc:
+            failure = (exc.message, exc.retryable, exc.detail, exc.options)
+        except TemplateError as exc:
+            failure = (BROKEN_STEP, False, str(exc), [])
+        async with self.runlog.hold(run_id) as run:
+            if run.status != "active" or (run.working or {}).get("module_name") != ctx.module.name:
+                return  # cancelled or moved on meanwhile: the result is not wanted
+            if failure is not None:
+                message, retryable, detail, options = failure
+                log.warning("module %s failed in run %s: %s", ctx.module.name, run_id, detail or message)
+                await self.runlog.append(run, [NewEvent("module_error", {
+                    "message": message, "retryable": retryable, "options": options,
+                    "step_index": si, "module_index": mi}, ctx.step_id, ctx.module.name)])
+                await self.runlog.notify(run, "module_error", {"message": message, "retryable": retryable,
+                                                               "options": options, "module": ctx.module.name})
+            else:
+                await self.runlog.append(run, [*ctx.emitted, completed(ctx.step, ctx.module, si, mi, outputs)])
+                await self.loop.drive(run)
+        await self.runlog.notify(run, "run_advanced", {"module": ctx.module.name, "failed": failure is not None})
