@@ -48,6 +48,8 @@ ACTIONS: frozenset[str] = frozenset(
         "text-default",  # text input: use the default value
         "skip",  # text input: answer empty
         "page",  # show page <arg> of a long option list
+        "info",  # the question's details ("1") or its short list ("0") in place
+        "settings",  # media: open a provider's settings in place (<arg> = panel), "" closes them
         "new",  # start a new run
         "cancel",  # cancel the run / the pending feedback prompt
         "hist",  # show the run's history

@@ -125,9 +125,9 @@ class Engine:
         rows = await self.services.store.list_runs(owner, "active", 1)
         return await self.get_run(rows[0].run_id) if rows else None
 
-    async def status_fields(self, run_id: str) -> list[list[tuple[str, str]]]:
+    async def status_fields(self, run_id: str, with_step: bool = True) -> list[list[tuple[str, str]]]:
         run = await self.runlog.load(run_id)
-        return status_fields(run, self.runlog.workflow_of(run), self.services.templates)
+        return status_fields(run, self.runlog.workflow_of(run), self.services.templates, with_step)
 
     # ------------------------------------------------------------- changing
     async def start_run(self, owner: str, workflow_id: str | None = None,

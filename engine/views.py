@@ -71,12 +71,17 @@ def run_result(run: RunState, workflow: WorkflowDef, templates: TemplateEngine) 
     )
 
 
-def status_fields(run: RunState, workflow: WorkflowDef, templates: TemplateEngine) -> list[list[tuple[str, str]]]:
-    """The workflow's `status_display`, rendered: rows of (label, value)."""
+def status_fields(run: RunState, workflow: WorkflowDef, templates: TemplateEngine,
+                  with_step: bool = True) -> list[list[tuple[str, str]]]:
+    """The workflow's `status_display`, rendered: rows of (label, value).
+    Without `with_step` the current step's name renders empty (and its row
+    goes): for a status that shows what was chosen, not where the run is."""
     display = workflow.status_display or {}
     fields = {f["id"]: f for f in display.get("fields", []) if isinstance(f, dict) and "id" in f}
     step_name = ""
-    if run.step_index < len(workflow.steps):
+    if not with_step:
+        pass
+    elif run.step_index < len(workflow.steps):
         step_name = workflow.steps[run.step_index].display_name(run.step_index + 1)
     elif run.status == "completed":
         step_name = "Finished"

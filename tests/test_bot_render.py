@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot import callbacks
+from bot.render.html import tg_len
 from bot.render import (
     OutMessage,
     fit_caption,
@@ -159,7 +160,16 @@ def test_single_select_with_retry_option() -> None:
     assert len(options) == 1 and "Give me three different ideas" in options[0][0] and options[0][1] == "1"
     assert not any("Use this scene" in t for t, _ in buttons)  # continuing = tapping an option
     assert selection_indices(req, {1}) == ["scenes", 1]  # single select: unwrapped path
-    assert "Scene ideas" in messages[0].text and "Story:" in messages[-1].text
+    assert len(messages) == 1 and tg_len(messages[0].text) <= 1000, "the question reads in one glance"
+    assert "Scene ideas" in messages[0].text and "Story:" not in messages[0].text
+    assert "A kitten discovers snow" in messages[0].text, "each option's one-line summary"
+    (info,) = [d for _, d in buttons if d.action == "info"]
+    assert info.arg == "1", "the details one tap away"
+    detailed = render_select(req, None, SECRET, details=True)
+    _check_limits(detailed)
+    assert len(detailed) == 1 and "Story:" in detailed[0].text
+    assert [d.arg for _, d in _buttons(detailed) if d.action == "info"] == ["0"]  # back to the short list
+    assert [t for t, d in _buttons(detailed) if d.action == "pick"] == [t for t, _ in picks]
 
 
 def test_review_mode_shows_content_and_options_only() -> None:
@@ -167,8 +177,8 @@ def test_review_mode_shows_content_and_options_only() -> None:
     messages = render_select(request(disp, InteractionType.REVIEW, "Review"), None, SECRET)
     _check_limits(messages)
     actions = [d.action for _, d in _buttons(messages)]
-    assert actions == ["opt", "opt"]
-    assert "Use this scene" in messages[-1].buttons[0][0].text
+    assert actions == ["info", "opt", "opt"], "the details one tap away, then the options"
+    assert "Use this scene" in messages[-1].buttons[1][0].text
     # a review of a plain object, nothing selectable, no retryable: content + Continue
     summary = {"title": "My video", "caption": "Snow day!", "secret_notes": "x"}
     schema = {"properties": {"title": {}, "caption": {"_ux.display_label": "Caption"}, "secret_notes": {"_ux.display": False}}}
@@ -243,7 +253,7 @@ def test_text_input_force_reply_placeholder_and_skip() -> None:
     disp = TextInputDisplay(prompt="Anything special? (pet name, mood)", allow_empty=True, placeholder="x" * 200)
     messages = render_text_input(request(disp, InteractionType.TEXT_INPUT, "Any direction?"), SECRET)
     _check_limits(messages)
-    assert messages[0].force_reply and len(messages[0].placeholder or "") <= 64
+    assert len(messages) == 1, "one message: the prompt and its Skip button"
     assert "Anything special?" in messages[0].text and "Any direction?" in messages[0].text
     assert [(t, d.action) for t, d in _buttons(messages)] == [("Skip", "skip")]
 
@@ -251,11 +261,12 @@ def test_text_input_force_reply_placeholder_and_skip() -> None:
     messages = render_text_input(request(with_default, InteractionType.TEXT_INPUT, "Name?"), SECRET)
     _check_limits(messages)
     assert [(t, d.action) for t, d in _buttons(messages)] == [("Use default", "text-default")]
-    assert "Mochi &lt;3" in messages[0].text and messages[0].placeholder == "Default: Mochi <3"
+    assert len(messages) == 1 and "Mochi &lt;3" in messages[0].text
 
-    required = TextInputDisplay(prompt="Name?", allow_empty=False)
+    required = TextInputDisplay(prompt="Name?", allow_empty=False, placeholder="x" * 200)
     messages = render_text_input(request(required, InteractionType.TEXT_INPUT, "Name?"), SECRET)
     assert len(messages) == 1 and messages[0].buttons == [] and messages[0].force_reply
+    assert len(messages[0].placeholder or "") <= 64
 
 
 # ------------------------------------------------------------------------ media
@@ -266,17 +277,31 @@ def test_media_panels_buttons_and_availability() -> None:
     messages = render_media(req, SECRET, None)
     _check_limits(messages)
     text = messages[0].text
+    assert len(messages) == 1 and tg_len(text) <= 1000, "the overview reads in one glance"
     assert "🎬 Leonardo" in text and "~200 credits" in text and "🎬 Veo 3.1" in text and "offline" in text
     assert "Sora 2</b> · unavailable" in text and "Sora 2 was shut down" in text
-    assert "<i>Notes:</i> <b>Only the steam and curtain move.</b>" in text and "<i>Motion:</i> subtle" in text
-    assert "<i>Sound:</i> soft rain" in text and "<i>Prompt:</i> Static tabby cat" in text
-    assert "pet moving, deformation" not in text  # display false / second textarea stay hidden
 
     buttons = _buttons(messages)
     gens = [(t, d.arg.split(".")[0]) for t, d in buttons if d.action == "gen"]
     assert gens == [("▶ Generate with Leonardo (~200 credits)", "0"), ("▶ Generate with Veo 3.1 (~$0.40)", "1")]
-    params = [t for t, d in buttons if d.action == "param"]
-    assert params == ["Motion Strength: 5", "Duration: 8 seconds", "Resolution: 720p"]  # none for unavailable Sora
+    assert [d.arg for t, d in buttons if d.action == "settings"] == ["0", "1"], "one ⚙️ per usable provider"
+    assert [t for t, d in buttons if d.action == "param"] == [], "no parameter buttons under the overview"
+    # ⚙️ opens one provider's prompt and settings in place
+    leonardo = render_media(req, SECRET, None, settings="leonardo")
+    _check_limits(leonardo)
+    opened = leonardo[0].text
+    assert "<i>Notes:</i> <b>Only the steam and curtain move.</b>" in opened and "<i>Motion:</i> subtle" in opened
+    assert "<i>Prompt:</i> Static tabby cat" in opened and "Veo 3.1" not in opened
+    assert "pet moving, deformation" not in opened  # display false / second textarea stay hidden
+    inside = _buttons(leonardo)
+    assert [t for t, d in inside if d.action == "param"] == ["Motion Strength: 5"]
+    assert [d.arg.split(".")[0] for _, d in inside if d.action == "gen"] == ["0"]
+    assert [(t, d.arg) for t, d in inside if d.action == "settings"] == [("◀ Back", "")]
+    veo = render_media(req, SECRET, None, settings="veo")
+    assert "<i>Sound:</i> soft rain" in veo[0].text
+    params = [t for t, d in _buttons(veo) if d.action == "param"]
+    assert params == ["Duration: 8 seconds", "Resolution: 720p"]
+    assert render_media(req, SECRET, None, settings="sora")[0].text == text, "an unavailable one has no settings"
     options = [t for t, d in buttons if d.action == "opt"]
     assert any("Regenerate video prompts" in t for t in options)
     assert any("Change motion elements" in t for t in options) and any("Go back to image selection" in t for t in options)
@@ -292,7 +317,7 @@ def test_media_param_choices_cycle_and_change_the_signature() -> None:
     overrides = next_param_choice(veo, duration, {})  # the cycling itself: tests/test_presentation.py
 
     before = {d.arg for _, d in _buttons(render_media(req, SECRET, {})) if d.action == "gen"}
-    after_msgs = render_media(req, SECRET, {"veo": overrides})
+    after_msgs = render_media(req, SECRET, {"veo": overrides}, settings="veo")
     after = {d.arg for _, d in _buttons(after_msgs) if d.action == "gen"}
     assert before != after and f"1.{params_signature(panel_params(veo, overrides))}.0" in after
     assert "Duration: 4 seconds" in [t for t, _ in _buttons(after_msgs)]
@@ -363,8 +388,10 @@ def test_job_progress_lines() -> None:
 def test_render_request_dispatches() -> None:
     media = render_request(media_request(), SECRET)
     assert any(d.action == "gen" for _, d in _buttons(media))
-    text = render_request(request(TextInputDisplay(prompt="?"), InteractionType.TEXT_INPUT), SECRET)
+    text = render_request(request(TextInputDisplay(prompt="?", allow_empty=False), InteractionType.TEXT_INPUT), SECRET)
     assert text[0].force_reply
+    skip = render_request(request(TextInputDisplay(prompt="?"), InteractionType.TEXT_INPUT), SECRET)
+    assert [d.action for _, d in _buttons(skip)] == ["skip"]
 
 
 # ----------------------------------------------------------------- status/text

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.render.html import esc, fit_caption, split_text, tg_len
+from bot.render.html import CAPTION_LIMIT, esc, fit_caption, split_text, tg_len
 from bot.render.media import render_contents, render_media
 from bot.render.messages import Button, OutMessage
 from bot.render.select import item_html, preview_media, render_select
@@ -41,17 +41,22 @@ def render_request(
     chosen: set[int] | None = None,
     param_choices: dict[str, dict[str, Any]] | None = None,
     page: int = 0,
+    details: bool = False,
+    settings: str | None = None,
 ) -> list[OutMessage]:
-    """Render any interaction request by its display kind."""
+    """Render any interaction request by its display kind: one message, whose
+    buttons carry the question (`details`: a select's details; `settings`: a
+    media provider's settings, by its prompt key)."""
     disp = req.display_data
     if isinstance(disp, SelectDisplay):
-        return render_select(req, chosen, secret, page=page)
+        return render_select(req, chosen, secret, page=page, details=details)
     if isinstance(disp, TextInputDisplay):
         return render_text_input(req, secret)
-    return render_media(req, secret, param_choices)
+    return render_media(req, secret, param_choices, settings)
 
 
 __all__ = [
+    "CAPTION_LIMIT",
     "Button",
     "OutMessage",
     "esc",

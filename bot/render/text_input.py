@@ -10,8 +10,9 @@ from engine.protocol import InteractionRequest, TextInputDisplay
 
 
 def render_text_input(req: InteractionRequest, secret: str | bytes) -> list[OutMessage]:
-    """The prompt with ForceReply (+ placeholder); a second message carries
-    "Use default" / "Skip" (Telegram allows one reply_markup per message)."""
+    """One message: the prompt, and "Use default" / "Skip" as buttons when the
+    question allows them (any message typed next is the answer); with no such
+    button, the prompt asks for a reply (ForceReply with a placeholder)."""
     disp = req.display_data
     assert isinstance(disp, TextInputDisplay), "render_text_input needs a TextInputDisplay"
     parts = [header(req)]
@@ -23,18 +24,15 @@ def render_text_input(req: InteractionRequest, secret: str | bytes) -> list[OutM
     if disp.max_length:
         hint += f" (up to {disp.max_length} characters)"
     parts.append(f"✏️ {hint}.")
-    texts = pack(["\n".join(p for p in parts if p)])
-    default_hint = f"Default: {disp.default_value}" if disp.default_value else "Type your answer…"
-    placeholder = disp.placeholder or default_hint
-    messages = [OutMessage(text=t) for t in texts]
-    messages[-1].force_reply = True
-    messages[-1].placeholder = shorten(placeholder, PLACEHOLDER_LIMIT) or None
     if disp.default_value:
-        action, intro, label = "text-default", "…or keep the default:", "Use default"
+        action, label = "text-default", "Use default"
     elif disp.allow_empty:
-        action, intro, label = "skip", "…or leave it empty:", "Skip"
+        action, label = "skip", "Skip"
     else:
-        return messages
+        default_hint = "Type your answer…"
+        message = OutMessage(text=pack(["\n".join(p for p in parts if p)])[-1], force_reply=True,
+                             placeholder=shorten(disp.placeholder or default_hint, PLACEHOLDER_LIMIT) or None)
+        return [message]
+    parts[-1] = f"✏️ {hint}, or tap <b>{label}</b>."
     button = Button(label, callbacks.encode(action, req.interaction_id, "", secret))
-    messages.append(OutMessage(text=intro, buttons=[[button]]))
-    return messages
+    return [OutMessage(text=pack(["\n".join(p for p in parts if p)])[-1], buttons=[[button]])]

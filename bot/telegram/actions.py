@@ -93,6 +93,14 @@ async def page(bot: CCBot, tap: Tap) -> None:
     await bot.show(tap.view, session, urgent=True)  # type: ignore[arg-type]
 
 
+async def info(bot: CCBot, tap: Tap) -> None:
+    """The question's details, or its short list again, in place."""
+    await tap.answer()
+    session = _session(tap)
+    session.details = tap.data.arg == "1"
+    await bot.show(tap.view, session, urgent=True)  # type: ignore[arg-type]
+
+
 # --------------------------------------------------------- retry and jump
 async def option(bot: CCBot, tap: Tap) -> None:
     retryable = getattr(tap.question.display_data, "retryable", None)
@@ -155,6 +163,15 @@ async def param(bot: CCBot, tap: Tap) -> None:
     await bot.show(tap.view, session, urgent=True)  # type: ignore[arg-type]
 
 
+async def settings(bot: CCBot, tap: Tap) -> None:
+    """A provider's prompt and settings in place (⚙️), or the overview again (◀ Back)."""
+    disp, session = _media(tap), _session(tap)
+    index = _index(tap)
+    await tap.answer()
+    session.settings = disp.panels[index].prompt_key if 0 <= index < len(disp.panels) else None
+    await bot.show(tap.view, session, urgent=True)  # type: ignore[arg-type]
+
+
 async def generate(bot: CCBot, tap: Tap) -> None:
     disp, session = _media(tap), _session(tap)
     args = tap.data.args()
@@ -174,18 +191,11 @@ async def generate(bot: CCBot, tap: Tap) -> None:
     await tap.answer(f"Starting {panel.label}…" if not earlier or earlier[-1].status in ("failed", "cancelled")
                      else f"{panel.label} is on it already.")
     changed = {k: v for k, v in params.items() if k in {f.name for f in panel.fields}}
-    job = await bot.engine.start_sub_action(session.run_id, SubActionRequest(
+    await bot.engine.start_sub_action(session.run_id, SubActionRequest(
         interaction_id=tap.question.interaction_id, prompt_key=panel.prompt_key, params=changed, request_key=key),
         session.owner)
-    if job.job_id not in session.progress:
-        out = OutMessage(text=render.render_job_progress(job, panel.label))
-        session.progress[job.job_id] = await bot.outbox.show(tap.chat_id, None, out)
-        await bot.sessions.save(session)
-    await bot.outbox.chat_action(tap.chat_id, ACTIVITY.get(job.action_type, "typing"), force=True)
-
-
-ACTIVITY = {"img2vid": "upload_video", "txt2img": "upload_photo", "txt2audio": "upload_voice"}
-
+    session.settings = None  # back to the overview, where the job's line shows how it goes
+    await bot.show(await bot.engine.get_run(session.run_id), session)
 
 async def choose(bot: CCBot, tap: Tap) -> None:
     match = next((c for c in render.generated_contents(_media(tap)) if c.key == tap.data.arg), None)
@@ -238,5 +248,6 @@ async def history(bot: CCBot, tap: Tap) -> None:
 ON_QUESTION: dict[str, Action] = {
     "pick": pick, "toggle": toggle, "confirm": confirm, "page": page, "opt": option, "cancel": cancel_prompt,
     "text-default": text_default, "skip": text_default, "param": param, "gen": generate, "choose": choose,
+    "info": info, "settings": settings,
 }
 ON_MENU: dict[str, Action] = {"new": new, "resume": resume, "hist": history}

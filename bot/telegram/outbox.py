@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from telegram import Bot, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import Bot, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
@@ -122,13 +122,18 @@ class Outbox:
             return ref
         if ref is not None and not out.force_reply:
             try:
-                await self._call("editMessageText", chat_id, lambda: self.bot.edit_message_text(
-                    out.text, chat_id, ref.message_id, parse_mode=out.parse_mode, reply_markup=markup(out.buttons)),
-                    urgent)
-                return MessageRef(message_id=ref.message_id, shown=shown)
+                if ref.caption:  # a photo or video carrying the question: its caption is the text
+                    await self._call("editMessageCaption", chat_id, lambda: self.bot.edit_message_caption(
+                        chat_id, ref.message_id, caption=out.text, parse_mode=out.parse_mode,
+                        reply_markup=markup(out.buttons)), urgent)
+                else:
+                    await self._call("editMessageText", chat_id, lambda: self.bot.edit_message_text(
+                        out.text, chat_id, ref.message_id, parse_mode=out.parse_mode,
+                        reply_markup=markup(out.buttons)), urgent)
+                return MessageRef(message_id=ref.message_id, shown=shown, caption=ref.caption)
             except BadRequest as exc:
                 if "not modified" in str(exc).lower():
-                    return MessageRef(message_id=ref.message_id, shown=shown)
+                    return MessageRef(message_id=ref.message_id, shown=shown, caption=ref.caption)
                 if not any(reason in str(exc).lower() for reason in _GONE):
                     raise
                 log.info("message %s can no longer be edited; sending a new one", ref.message_id)
@@ -165,6 +170,17 @@ class Outbox:
         return await self._call(method, chat_id, lambda: send_file(
             self.bot, chat_id, kind, path, caption=caption, markup=markup(buttons or []), limit_bytes=self.upload_limit,
             duration_s=duration_s, width=width, height=height))
+
+    async def send_album(self, chat_id: int, photos: list[tuple[str, str]]) -> list[Message]:
+        """2 to 10 pictures as one message group (one call), each with its caption."""
+        handles = [Path(path).open("rb") for path, _ in photos]  # noqa: SIM115 - closed below
+        try:
+            media = [InputMediaPhoto(h, caption=caption or None, parse_mode=ParseMode.HTML,
+                                     filename=Path(path).name) for h, (path, caption) in zip(handles, photos, strict=True)]
+            return list(await self._call("sendMediaGroup", chat_id, lambda: self.bot.send_media_group(chat_id, media)))
+        finally:
+            for handle in handles:
+                handle.close()
 
     async def chat_action(self, chat_id: int, action: str, force: bool = False) -> None:
         """"typing…" and the like: cosmetic, so throttled and never queued."""

@@ -18,14 +18,16 @@ from telegram.error import TelegramError
 
 from bot import callbacks, render
 from bot.render import Button, OutMessage
-from bot.telegram.outbox import Outbox
-from bot.telegram.session import Session, Sessions
+from bot.telegram.outbox import Outbox, digest
+from bot.telegram.session import MessageRef, Session, Sessions
 from engine.api import Engine
+from engine.presentation import ShownContent
 from engine.protocol import InteractionRequest, MediaDisplay, RunResult, RunStatus, RunView, SelectDisplay
 
 log = logging.getLogger(__name__)
 
 DONE = "✨ Done! Your video is ready to post."
+ALBUM_LIMIT = 10  # pictures Telegram takes in one media group
 
 
 class Presenter:
@@ -57,9 +59,12 @@ class Presenter:
 
     # -------------------------------------------------------------- status
     async def status(self, view: RunView, session: Session) -> None:
-        """The pinned status message: sent and pinned once per run, then edited when it changes."""
-        step = view.current_step_name or ("Finished 🎉" if view.status == RunStatus.COMPLETED else view.status.value)
-        out = OutMessage(render.render_status(await self.engine.status_fields(view.run_id), step))
+        """The pinned status message: what was chosen so far (each question says
+        where the run is); sent and pinned once per run, edited only when it changes."""
+        title = {RunStatus.COMPLETED: "Your video · finished 🎉", RunStatus.ACTIVE: "Your video"}.get(
+            view.status, f"Your video · {view.status.value}")
+        fields = await self.engine.status_fields(view.run_id, with_step=False)
+        out = OutMessage(render.render_status(fields, title))
         try:
             fresh = session.status is None
             session.status = await self.outbox.show(session.chat_id, session.status, out, quiet=True)
@@ -72,13 +77,16 @@ class Presenter:
     async def question(self, req: InteractionRequest, session: Session, *, again: bool, files_again: bool,
                        urgent: bool = False) -> None:
         disp = req.display_data
+        messages = render.render_request(req, self.secret, chosen=set(session.chosen), param_choices=session.params,
+                                         page=session.page, details=session.details, settings=session.settings)
+        chat = session.chat_id
         if isinstance(disp, MediaDisplay):
             await self.contents(req, session, only_new=not files_again)
-        elif isinstance(disp, SelectDisplay):  # e.g. the finished video, before "happy with it?"
-            await self.previews(req, session, files_again)
-        messages = render.render_request(req, self.secret, chosen=set(session.chosen), param_choices=session.params,
-                                         page=session.page)
-        chat = session.chat_id
+        elif isinstance(disp, SelectDisplay) and (again or session.shown != req.interaction_id):
+            # e.g. the finished video before "happy with it?": the question rides on it when it fits
+            if await self.previews(req, session, files_again, messages[-1], urgent):
+                session.shown = req.interaction_id
+                return
         if not again and session.control is not None and session.shown == req.interaction_id:
             session.control = await self.outbox.show(chat, session.control, messages[-1], urgent=urgent)
             return
@@ -87,44 +95,58 @@ class Presenter:
         session.control = await self.outbox.show(chat, None, messages[-1], urgent=urgent)
         session.shown = req.interaction_id
 
-    async def previews(self, req: InteractionRequest, session: Session, again: bool) -> None:
+    async def previews(self, req: InteractionRequest, session: Session, again: bool, question: OutMessage,
+                       urgent: bool) -> bool:
+        """The files a select shows first, each once. True when the question went
+        out with the (only) file, as its caption and buttons: one message, not two."""
         disp = req.display_data
         assert isinstance(disp, SelectDisplay)
         previews = render.preview_media(disp.data, disp.display_schema)
         keys = [f"preview:{req.interaction_id}:{p.path}" for p in previews]
         taken = [True] * len(keys) if again else await self.sessions.claim(keys, session.run_id)
+        carry = len(previews) == 1 and taken[0] and render.tg_len(question.text) <= render.CAPTION_LIMIT
         for preview, new in zip(previews, taken, strict=True):
-            if new:
-                message = await self.outbox.send_file(session.chat_id, preview.kind, preview.path,
-                                                      caption=render.esc(preview.label))
-                file_id = _file_id(message)
-                if file_id:
-                    session.file_ids[preview.path] = file_id
+            if not new:
+                continue
+            caption, buttons = (question.text, question.buttons) if carry else (render.esc(preview.label), None)
+            message = await self.outbox.send_file(session.chat_id, preview.kind, preview.path, caption=caption,
+                                                  buttons=buttons, file_id=session.file_ids.get(preview.path))
+            file_id = _file_id(message)
+            if file_id:
+                session.file_ids[preview.path] = file_id
+            if carry:
+                session.control = MessageRef(message_id=message.message_id, shown=digest(question), caption=True)
+        return carry
 
     async def contents(self, req: InteractionRequest, session: Session, only_new: bool) -> None:
-        """Each generated file once (claimed before sending)."""
+        """Each generated file once (claimed before sending); the pictures of one
+        generation as one album (their Pick buttons are on the question)."""
         disp = req.display_data
         assert isinstance(disp, MediaDisplay)
         shown = [c for c in render.generated_contents(disp) if c.item and c.item.local_path]
         outs = render.render_contents(req, self.secret)
         keys = [f"delivered:{c.content_id}" for c in shown]
         taken = await self.sessions.claim(keys, session.run_id) if only_new else [True] * len(keys)
-        for out, item, key, new in zip(outs, shown, keys, taken, strict=True):
-            if not new:
-                continue
-            media = item.item
-            assert media is not None
-            kind = {"video": "video", "image": "photo", "audio": "audio"}.get(media.media_type, "document")
-            if kind == "video":
-                await self.outbox.chat_action(session.chat_id, ChatAction.UPLOAD_VIDEO, force=True)
-            try:
+        fresh = [(out, item, key) for out, item, key, new in zip(outs, shown, keys, taken, strict=True) if new]
+        try:
+            for batch in _batches(fresh):
+                if len(batch) > 1:  # photos of one job: one sendMediaGroup
+                    await self.outbox.send_album(session.chat_id, [(i.item.local_path, o.text) for o, i, _ in batch])
+                    continue
+                out, item, _key = batch[0]
+                media = item.item
+                assert media is not None
+                kind = {"video": "video", "image": "photo", "audio": "audio"}.get(media.media_type, "document")
+                if kind == "video":
+                    await self.outbox.chat_action(session.chat_id, ChatAction.UPLOAD_VIDEO, force=True)
                 await self.outbox.send_file(session.chat_id, kind, media.local_path, caption=out.text,
                                             buttons=out.buttons, duration_s=media.duration_s, width=media.width,
                                             height=media.height)
-            except TelegramError:
-                if only_new:  # not delivered after all: the next showing may send it
+        except TelegramError:
+            if only_new:  # not delivered after all: the next showing may send them
+                for _out, _item, key in fresh:
                     await self.sessions.release(key)
-                raise
+            raise
 
     # --------------------------------------------------------- error / end
     async def error(self, view: RunView, session: Session, again: bool) -> None:
@@ -152,18 +174,23 @@ class Presenter:
         caption = "\n\n".join(p for p in (f"<b>{render.esc(result.title)}</b>" if result.title else "",
                                            render.esc(result.text)) if p)
         short, rest = render.fit_caption(caption)
-        if video and Path(video).is_file():
-            file_id = session.file_ids.get(video) if session is not None else None  # shown for the final check
-            if file_id is None:
-                await self.outbox.chat_action(chat, ChatAction.UPLOAD_VIDEO, force=True)
-            await self.outbox.send_file(chat, "video", video, caption=short, file_id=file_id,
-                                        duration_s=result.duration_s)
-        for part in render.split_text(rest) if rest.strip() else []:
-            await self.outbox.send(chat, OutMessage(text=part))
         buttons = [[self.button("🎬 Make another", "new", view.run_id)]]
         if summary_file(result):
             buttons.insert(0, [self.button("📄 Summary as a file", "hist", view.run_id, "summary")])
-        await self.outbox.send(chat, OutMessage(text=DONE, buttons=buttons, parse_mode=None))
+        if video and Path(video).is_file():  # the video, its words and the buttons: one message
+            file_id = session.file_ids.get(video) if session is not None else None  # shown for the final check
+            if file_id is None:
+                await self.outbox.chat_action(chat, ChatAction.UPLOAD_VIDEO, force=True)
+            await self.outbox.send_file(chat, "video", video, caption=f"{DONE}\n\n{short}" if short else DONE,
+                                        buttons=[] if rest.strip() else buttons, file_id=file_id,
+                                        duration_s=result.duration_s)
+            if not rest.strip():
+                return
+        parts = render.split_text(rest) if rest.strip() else []
+        for part in parts[:-1]:
+            await self.outbox.send(chat, OutMessage(text=part))
+        last = parts[-1] if parts else DONE
+        await self.outbox.send(chat, OutMessage(text=last, buttons=buttons))
 
 
 def summary_file(result: RunResult) -> str | None:
@@ -173,6 +200,21 @@ def summary_file(result: RunResult) -> str | None:
         if item.get("format") != "video" and path and Path(path).is_file():
             return str(path)
     return None
+
+
+def _batches(fresh: list[tuple[OutMessage, ShownContent, str]]) -> list[list[tuple[OutMessage, ShownContent, str]]]:
+    """Photos of one generation together (2 to 10 to an album); everything else alone."""
+    out: list[list[tuple[OutMessage, ShownContent, str]]] = []
+    for entry in fresh:
+        item = entry[1].item
+        last = out[-1] if out else None
+        if (last is not None and item is not None and item.media_type == "image" and len(last) < ALBUM_LIMIT
+                and last[0][1].item is not None and last[0][1].item.media_type == "image"
+                and last[0][1].item.metadata_id == item.metadata_id):
+            last.append(entry)
+        else:
+            out.append([entry])
+    return out
 
 
 def _file_id(message: object) -> str | None:

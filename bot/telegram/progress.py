@@ -27,27 +27,16 @@ from telegram.error import Forbidden, TelegramError
 from bot import render
 from bot.render import OutMessage
 from bot.telegram.ccbot import CCBot
-from bot.telegram.session import MessageRef, Session
+from bot.telegram.session import MessageRef
 from engine.locks import KeyedLocks
-from engine.protocol import EngineEvent, MediaDisplay, RunStatus, RunView
+from engine.protocol import EngineEvent, MediaDisplay, RunStatus
 
 log = logging.getLogger(__name__)
 
 EDIT_EVERY_S = 2.0
+JOB_EDIT_EVERY_S = 10.0  # a job's line in its question: a clip takes minutes, an edit a call
 QUEUE_EDIT_EVERY_S = 15.0  # a place in line changes often with many people: say it now and then
 SORRY = "😿 Something went wrong on my side. Your progress is saved: /status shows where you are."
-
-
-def _job_line(view: RunView, job_id: str) -> str | None:
-    req = view.pending
-    disp = req.display_data if req is not None else None
-    if not isinstance(disp, MediaDisplay):
-        return None
-    job = next((j for j in disp.jobs if j.job_id == job_id), None)
-    if job is None:
-        return None
-    label = next((p.label for p in disp.panels if p.prompt_key == job.prompt_key), None)
-    return render.render_job_progress(job, label)
 
 
 Spawn = Callable[[Coroutine[Any, Any, None]], Any]
@@ -99,22 +88,18 @@ class Progress:
                     pass
 
     async def job_progress(self, chat_id: int, event: EngineEvent) -> None:
+        """The question's own message shows the job's line; it is brought up to
+        date now and then (a long clip), never more often than `JOB_EDIT_EVERY_S`."""
         bot = self.bot
         await bot.outbox.chat_action(chat_id, ChatAction.UPLOAD_VIDEO if event.data.get("provider") else
                                      ChatAction.TYPING)
-        job_id = str(event.data["job_id"])
         lock = bot.locks(event.owner)
-        if lock.locked() or not self._due(job_id, final=False):
+        if lock.locked() or not self._due(str(event.data["job_id"]), final=False, every=JOB_EDIT_EVERY_S):
             return
         async with lock:
             session = await bot.sessions.of_run(event.run_id)
-            if session is None or job_id not in session.progress:
-                return
-            line = _job_line(await bot.engine.get_run(event.run_id), job_id)
-            if line is not None:
-                session.progress[job_id] = await bot.outbox.show(chat_id, session.progress[job_id],
-                                                                 OutMessage(text=line))
-                await bot.sessions.save(session)
+            if session is not None and session.control is not None:
+                await bot.show(await bot.engine.get_run(event.run_id), session)
 
     async def module_progress(self, chat_id: int, event: EngineEvent) -> None:
         """One message per render: its place in line, then its progress
@@ -161,17 +146,9 @@ class Progress:
             if event.type == "job_failed" and (await bot.sessions.claim([f"failed:{job_id}"], event.run_id))[0]:
                 error = render.esc(event.data.get("error") or "The provider could not make this one.")
                 await bot.outbox.send(session.chat_id, OutMessage(text=f"⚠️ {error}"))
-            await self.finish_line(view, session, job_id)
             if view.status == RunStatus.ACTIVE and view.pending and isinstance(view.pending.display_data,
                                                                                 MediaDisplay):
                 await bot.show(view, session)  # new files once, then the controls with their Pick buttons
             else:
                 await bot.sessions.save(session)
 
-    async def finish_line(self, view: RunView, session: Session, job_id: str) -> None:
-        """The job's "⏳ queued…" line becomes "✅ done" (or the failure): progress
-        events stop before the end, so nothing else would ever update it."""
-        ref = session.progress.get(job_id)
-        line = _job_line(view, job_id)
-        if ref is not None and line is not None:
-            session.progress[job_id] = await self.bot.outbox.show(session.chat_id, ref, OutMessage(text=line))

@@ -23,6 +23,7 @@ class MessageRef(BaseModel):
 
     message_id: int
     shown: str = ""
+    caption: bool = False  # a photo or video whose caption is its text
 
 
 class Session(BaseModel):
@@ -35,11 +36,12 @@ class Session(BaseModel):
     page: int = 0  # the page of a long option list
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)  # panel prompt key -> changed parameters
     feedback_option: str | None = None  # an open "what should be different?" prompt (retry option id)
+    details: bool = False  # a select shows every option's details, not its short list
+    settings: str | None = None  # a media question shows this provider's settings (its prompt key)
     control: MessageRef | None = None  # the question's message that carries its buttons
     # the conversation around it
     shown: str = ""  # the screen last shown in full (a question id, or an error)
     status: MessageRef | None = None  # the pinned status message
-    progress: dict[str, MessageRef] = Field(default_factory=dict)  # job id -> its progress line
     module_progress: MessageRef | None = None  # a long module's progress message (the final render)
     file_ids: dict[str, str] = Field(default_factory=dict)  # preview file path -> Telegram file id
     closed: bool = Field(default=False, exclude=True)  # the run's end was shown: the row goes
@@ -51,7 +53,7 @@ class Session(BaseModel):
             return
         self.interaction_id = interaction_id
         self.chosen, self.page, self.params = [], 0, {}
-        self.feedback_option, self.control = None, None
+        self.feedback_option, self.details, self.settings, self.control = None, False, None, None
 
     @property
     def key(self) -> str | None:

@@ -140,7 +140,7 @@ async def test_forged_callbacks_are_refused_and_change_nothing(tg: FakeTelegramS
         assert await bot.run_fingerprint() == before
         assert {c.method for c in tg.calls[calls_before:]} <= {"getUpdates", "answerCallbackQuery"}
         await bot.press("Cat")  # the real button still works
-        assert "Anything special" in bot.texts()[-2]
+        assert "Anything special" in bot.texts()[-1]  # the next question (one message with its Skip)
         await bot.assert_all_answered()
 
 
@@ -186,11 +186,15 @@ async def test_a_double_tap_on_generate_makes_one_job(tg: FakeTelegramServer, tm
         run = await bot.engine.load(view.run_id)
         assert len(run.jobs) == 1
         assert providers.counts["submit"] == 1
-        progress = [c for c in tg.calls_to("sendMessage") if str(c.params.get("text", "")).startswith("⏳")]
-        assert len(progress) == 1, "one progress message for the one job"
-        line = tg.message(ALICE, progress[0].result["message_id"])["text"]
-        assert line.startswith("✅") and "done (2 files)" in line, "the progress line ends as done"
-        assert len(tg.calls_to("sendPhoto")) == len(next(iter(run.jobs.values())).content_ids)
+        # the job's line is in the question's own message: edited to show it, then its results
+        assert not [c for c in tg.calls_to("sendMessage") if str(c.params.get("text", "")).startswith("⏳")]
+        versions = [m.get("text", "") for m in tg.message_history(ALICE, message["message_id"])]
+        versions.append(tg.message(ALICE, message["message_id"])["text"])
+        assert sum("⏳" in v for v in versions) == 1, "one job, shown once as under way"
+        assert "2 results so far" in versions[-1] and "⏳" not in versions[-1]
+        (album,) = tg.calls_to("sendMediaGroup")  # the pictures of the one job, once, as one album
+        assert len(album.files) == len(next(iter(run.jobs.values())).content_ids) == 2
+        assert tg.calls_to("sendPhoto") == []
         await bot.assert_all_answered()
 
 
