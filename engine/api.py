@@ -8,6 +8,7 @@ run log (events, state, locks), the run loop (modules), the job runner
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,7 @@ class Engine:
             store = await open_store(db_path)
         services = Services(store=store, providers=providers, templates=TemplateEngine(),
                             media_root=Path(media_root).resolve(), poll_scale=poll_scale)
+        await asyncio.to_thread(providers.warm_up)
         return cls(services, workflows, modules, default_workflow)
 
     async def close(self) -> None:

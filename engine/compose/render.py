@@ -94,7 +94,8 @@ async def compose_video(spec: ComposeSpec, out_path: Path, progress: ProgressFn 
             raise outcome
     clip: MediaInfo = found[0]  # type: ignore[assignment]
     music: MediaInfo | None = found[1] if len(found) > 1 else None  # type: ignore[assignment]
-    cues = plan_captions(spec) if spec.overlay else []
+    # Pillow measures every caption line: CPU work, so not on the event loop
+    cues = await asyncio.to_thread(plan_captions, spec) if spec.overlay else []
     loop = (clip.duration_s or 0) < spec.duration_s - 0.02
 
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,16 +1,23 @@
 """Image helpers: exact-size fitting for video APIs, size and real type.
 
-`fit_image` is synchronous Pillow work: call `afit_image` from async code (it
-runs in a thread) or wrap `fit_image` in `asyncio.to_thread` yourself.
+Pillow work is CPU-bound and memory-hungry, so from async code it runs in
+`in_image_worker`: a small bounded pool (not the default one, where six fits
+at once starved the bot), after which the memory it freed goes back to the
+system (`malloc_trim`) instead of staying in the process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import functools
 import os
+import sys
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from PIL import Image, ImageFilter, ImageOps
 
@@ -21,6 +28,31 @@ FitMode = Literal["cover", "contain"]
 _COVER_VERTICAL_BIAS = 0.4
 
 _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+IMAGE_WORKERS = 1  # one picture at a time: a fit is ~0.1 s of CPU and ~50 MB of pixels
+_WORKER = ThreadPoolExecutor(max_workers=IMAGE_WORKERS, thread_name_prefix="images")
+T = TypeVar("T")
+
+
+def release_memory() -> None:
+    """Give the memory freed after picture work back to the system (glibc keeps it otherwise)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None).malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+
+
+def _then_release(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        release_memory()
+
+
+async def in_image_worker(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """Run Pillow work `fn(*args, **kwargs)` in the bounded image worker."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_WORKER, functools.partial(_then_release, fn, *args, **kwargs))
 
 
 def _load_rgb(src: Path) -> tuple[Image.Image, Image.Image | None]:
@@ -123,7 +155,7 @@ async def afit_image(
     *,
     mode: FitMode = "cover",
 ) -> Path:
-    return await asyncio.to_thread(fit_image, src, width, height, dest, mode=mode)
+    return await in_image_worker(fit_image, src, width, height, dest, mode=mode)
 
 
 _ORIENTATION_TAG = 0x0112
@@ -131,10 +163,20 @@ _SWAPPED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF rotations of 90/270 degrees
 
 
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
-    """(width, height) as displayed, i.e. after the EXIF rotation (reads the header only)."""
+    """(width, height) as displayed, i.e. after the EXIF rotation. Reads the
+    header only: for a PNG, only an EXIF chunk before the pixels is looked at
+    (Pillow's getexif() would decode the whole picture to find a later one)."""
     with Image.open(path) as img:
         width, height = img.size
-        if img.getexif().get(_ORIENTATION_TAG) in _SWAPPED_ORIENTATIONS:
+        if img.format == "PNG":
+            raw = img.info.get("exif")
+            if not raw:
+                return width, height
+            exif = Image.Exif()
+            exif.load(raw if isinstance(raw, bytes) else bytes(raw))
+        else:
+            exif = img.getexif()
+        if exif.get(_ORIENTATION_TAG) in _SWAPPED_ORIENTATIONS:
             return height, width
         return width, height
 

@@ -107,6 +107,10 @@ class LLMProvider(ABC):
     name: str = "llm"
     live: bool = False
 
+    def warm_up(self) -> None:
+        """Work a first call would otherwise do on the event loop (e.g. building
+        an SDK's models); called once at start-up, in a thread."""
+
     @abstractmethod
     async def complete(self, request: LLMRequest) -> LLMResult:
         """Return the answer text. Raise ProviderError on refusal, truncation or failure."""
@@ -193,6 +197,9 @@ class MediaProvider(ABC):
 
     def estimate_cost(self, request: GenerationRequest) -> Cost:
         return Cost()
+
+    def warm_up(self) -> None:
+        """As `LLMProvider.warm_up`."""
 
     def validate(self, request: GenerationRequest) -> None:
         """Raise ProviderError(kind="invalid_request") for params the API would reject."""

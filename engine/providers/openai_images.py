@@ -73,6 +73,12 @@ class OpenAIImages(MediaProvider):
     poll_interval_s = 0.5
     timeout_s = 300.0
 
+    def warm_up(self) -> None:
+        """The SDK builds its response models on first use: not on the event loop."""
+        from openai.types import ImagesResponse
+
+        ImagesResponse.model_rebuild()
+
     def __init__(
         self,
         api_key: str,

@@ -31,6 +31,12 @@ class OpenAILLM(LLMProvider):
     name = PROVIDER
     live = True
 
+    def warm_up(self) -> None:
+        """The SDK builds its response models on first use: ~0.1 s of CPU, not on the event loop."""
+        from openai.types.responses import Response
+
+        Response.model_rebuild()
+
     def __init__(
         self,
         api_key: str,

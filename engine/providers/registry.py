@@ -36,6 +36,14 @@ class ProviderRegistry:
     media_providers: dict[tuple[str, str], MediaProvider] = field(default_factory=dict)
     statuses: list[ProviderStatus] = field(default_factory=list)
 
+    def warm_up(self) -> None:
+        """Each provider's start-up work (blocking: call it in a thread)."""
+        for provider in {id(p): p for p in [self.llm_default, *self.llms.values(),
+                                            *self.media_providers.values()]}.values():
+            warm_up = getattr(provider, "warm_up", None)  # test doubles may not have one
+            if warm_up is not None:
+                warm_up()
+
     @classmethod
     def from_slots(cls, slots: list[Slot]) -> ProviderRegistry:
         """Build every slot's implementation; the "llm" slot is the default LLM."""

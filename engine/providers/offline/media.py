@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import tempfile
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from engine.media.ffmpeg import probe, run_ffmpeg
-from engine.media.images import fit_image
+from engine.media.images import fit_image, in_image_worker
 from engine.providers.base import FetchedFile, GenerationRequest, ProviderError
 from engine.providers.offline.jobs import OfflineJobs, dimensions, number
 from engine.providers.offline.pictures import draw_scene
@@ -68,7 +67,7 @@ class OfflineVideoProvider(_OneFileJob):
             still = Path(tmp) / "still.png"
             source = request.source_image_path
             if source and Path(source).is_file():
-                await asyncio.to_thread(fit_image, source, width, height, still, mode="cover")
+                await in_image_worker(fit_image, source, width, height, still, mode="cover")
             else:
                 await draw_scene(still, width, height, request.prompt or "a cozy pet", stable_seed(job_id), job_id)
             # One still in, `frames` frames out: zoom 1 -> 1.04 -> 1 (ends where it

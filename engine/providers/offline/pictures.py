@@ -12,7 +12,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
 from engine.media import CAPTION_FONT
-from engine.media.images import image_size, save_atomic
+from engine.media.images import image_size, in_image_worker, save_atomic
 from engine.providers.base import FetchedFile, GenerationRequest
 from engine.providers.offline.jobs import OfflineJobs, dimensions, number
 from engine.providers.offline.pets import detect_pet
@@ -205,7 +205,7 @@ async def draw_scene(dest: Path, width: int, height: int, prompt: str, seed: int
     if slot is None:
         slot = _DRAW_SLOTS[loop] = asyncio.Semaphore(1)
     async with slot:
-        return await asyncio.to_thread(_write_scene_png, dest, width, height, prompt, seed, job_id)
+        return await in_image_worker(_write_scene_png, dest, width, height, prompt, seed, job_id)
 
 
 def _write_scene_png(dest: Path, width: int, height: int, prompt: str, seed: int, job_id: str) -> tuple[int, int]:

@@ -138,21 +138,34 @@ def merge(generic: dict[str, Any], hints: dict[str, Any]) -> dict[str, Any]:
 
 
 _CACHE: OrderedDict[str, WriterData] = OrderedDict()
+_BY_IDENTITY: OrderedDict[tuple[tuple[str, int], ...], tuple[list[Any], WriterData]] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 
 
 def writer_data(hints: dict[str, Any] | None = None) -> WriterData:
-    """The merged data for these hints; parsed once per distinct hints (a few kept)."""
-    key = json.dumps(hints or {}, sort_keys=True, ensure_ascii=False)
+    """The merged data for these hints; parsed once per distinct hints (a few kept).
+
+    A workflow's hints are the same objects on every call (its loaded config),
+    so they are first looked up by the identity of their sections (kept alive
+    in the cache, so an id is never reused); only new objects are serialised."""
+    hints = hints or {}
+    identity = tuple((name, id(value)) for name, value in hints.items())
     with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    data = WriterData(merge(generic_data(), hints or {}))
+        hit = _BY_IDENTITY.get(identity)
+        if hit is not None:
+            _BY_IDENTITY.move_to_end(identity)
+            return hit[1]
+    key = json.dumps(hints, sort_keys=True, ensure_ascii=False)
+    with _CACHE_LOCK:
+        data = _CACHE.get(key)
+    if data is None:
+        data = WriterData(merge(generic_data(), hints))
     with _CACHE_LOCK:
         _CACHE[key] = data
-        while len(_CACHE) > 8:
-            _CACHE.popitem(last=False)
+        _BY_IDENTITY[identity] = (list(hints.values()), data)
+        for table in (_CACHE, _BY_IDENTITY):
+            while len(table) > 8:
+                table.popitem(last=False)
     return data
 
 
