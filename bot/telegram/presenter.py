@@ -11,6 +11,7 @@ are sent, so a restart never sends one twice.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from telegram.constants import ChatAction
@@ -121,31 +122,37 @@ class Presenter:
     async def contents(self, req: InteractionRequest, session: Session, only_new: bool) -> None:
         """Each generated file once (claimed before sending); the pictures of one
         generation as one album (their Pick buttons are on the question)."""
+        await self.upload(session.chat_id, await self.claim_contents(req, session, only_new))
+
+    async def claim_contents(self, req: InteractionRequest, session: Session, only_new: bool) -> list[Upload]:
+        """The generated files still to send, claimed (so no other showing sends them)."""
         disp = req.display_data
         assert isinstance(disp, MediaDisplay)
         shown = [c for c in render.generated_contents(disp) if c.item and c.item.local_path]
         outs = render.render_contents(req, self.secret)
         keys = [f"delivered:{c.content_id}" for c in shown]
         taken = await self.sessions.claim(keys, session.run_id) if only_new else [True] * len(keys)
-        fresh = [(out, item, key) for out, item, key, new in zip(outs, shown, keys, taken, strict=True) if new]
+        return [Upload(out, item, key if only_new else None)
+                for out, item, key, new in zip(outs, shown, keys, taken, strict=True) if new]
+
+    async def upload(self, chat_id: int, uploads: list[Upload]) -> None:
+        """Send claimed files; a file that could not be sent is released for a later showing."""
         try:
-            for batch in _batches(fresh):
+            for batch in _batches(uploads):
                 if len(batch) > 1:  # photos of one job: one sendMediaGroup
-                    await self.outbox.send_album(session.chat_id, [(i.item.local_path, o.text) for o, i, _ in batch])
+                    await self.outbox.send_album(chat_id, [(u.shown.item.local_path, u.out.text) for u in batch])
                     continue
-                out, item, _key = batch[0]
-                media = item.item
+                out, media = batch[0].out, batch[0].shown.item
                 assert media is not None
                 kind = {"video": "video", "image": "photo", "audio": "audio"}.get(media.media_type, "document")
                 if kind == "video":
-                    await self.outbox.chat_action(session.chat_id, ChatAction.UPLOAD_VIDEO, force=True)
-                await self.outbox.send_file(session.chat_id, kind, media.local_path, caption=out.text,
-                                            buttons=out.buttons, duration_s=media.duration_s, width=media.width,
-                                            height=media.height)
+                    await self.outbox.chat_action(chat_id, ChatAction.UPLOAD_VIDEO, force=True)
+                await self.outbox.send_file(chat_id, kind, media.local_path, caption=out.text, buttons=out.buttons,
+                                            duration_s=media.duration_s, width=media.width, height=media.height)
         except TelegramError:
-            if only_new:  # not delivered after all: the next showing may send them
-                for _out, _item, key in fresh:
-                    await self.sessions.release(key)
+            for item in uploads:
+                if item.claim:
+                    await self.sessions.release(item.claim)
             raise
 
     # --------------------------------------------------------- error / end
@@ -202,18 +209,24 @@ def summary_file(result: RunResult) -> str | None:
     return None
 
 
-def _batches(fresh: list[tuple[OutMessage, ShownContent, str]]) -> list[list[tuple[OutMessage, ShownContent, str]]]:
+@dataclass
+class Upload:
+    out: OutMessage
+    shown: ShownContent
+    claim: str | None  # the deliver-once key it holds, released if it cannot be sent
+
+
+def _batches(uploads: list[Upload]) -> list[list[Upload]]:
     """Photos of one generation together (2 to 10 to an album); everything else alone."""
-    out: list[list[tuple[OutMessage, ShownContent, str]]] = []
-    for entry in fresh:
-        item = entry[1].item
-        last = out[-1] if out else None
-        if (last is not None and item is not None and item.media_type == "image" and len(last) < ALBUM_LIMIT
-                and last[0][1].item is not None and last[0][1].item.media_type == "image"
-                and last[0][1].item.metadata_id == item.metadata_id):
-            last.append(entry)
+    out: list[list[Upload]] = []
+    for upload in uploads:
+        item = upload.shown.item
+        first = out[-1][0].shown.item if out else None
+        if (item is not None and first is not None and item.media_type == first.media_type == "image"
+                and item.metadata_id == first.metadata_id and len(out[-1]) < ALBUM_LIMIT):
+            out[-1].append(upload)
         else:
-            out.append([entry])
+            out.append([upload])
     return out
 
 

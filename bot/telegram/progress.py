@@ -136,6 +136,9 @@ class Progress:
                 await self.bot.show(await self.bot.engine.get_run(event.run_id), session)
 
     async def job_finished(self, event: EngineEvent) -> None:
+        """A job's files, then its question with their Pick buttons. The files are
+        claimed under the person's lock but uploaded without it, so their next
+        tap is not kept waiting behind an upload."""
         bot = self.bot
         job_id = str(event.data["job_id"])
         async with bot.locks(event.owner):
@@ -146,9 +149,11 @@ class Progress:
             if event.type == "job_failed" and (await bot.sessions.claim([f"failed:{job_id}"], event.run_id))[0]:
                 error = render.esc(event.data.get("error") or "The provider could not make this one.")
                 await bot.outbox.send(session.chat_id, OutMessage(text=f"⚠️ {error}"))
-            if view.status == RunStatus.ACTIVE and view.pending and isinstance(view.pending.display_data,
-                                                                                MediaDisplay):
-                await bot.show(view, session)  # new files once, then the controls with their Pick buttons
-            else:
-                await bot.sessions.save(session)
-
+            media = view.status == RunStatus.ACTIVE and view.pending and isinstance(view.pending.display_data,
+                                                                                     MediaDisplay)
+            uploads = await bot.presenter.claim_contents(view.pending, session, True) if media else []
+        await bot.presenter.upload(session.chat_id, uploads)
+        async with bot.locks(event.owner):
+            session = await bot.sessions.of_run(event.run_id)
+            if session is not None:
+                await bot.show(await bot.engine.get_run(event.run_id), session)  # the Pick buttons
