@@ -27,7 +27,8 @@ from engine.runlog import Listener, RunLog
 from engine.runner import RunLoop
 from engine.services import Services
 from engine.state import RunState
-from engine.store import JobChange, NewEvent, Store, open_store
+from engine.spending import KIND_OF_ACTION, Spending
+from engine.store import JobChange, NewEvent, SpendChange, Store, open_store
 from engine.templating import TemplateEngine
 from engine.views import run_view, status_fields
 
@@ -60,8 +61,11 @@ class Engine:
         workflow_dirs: list[Path] | None = None,
         poll_scale: float = 1.0,
         default_workflow: str | None = None,
+        budget_usd: float | None = None,
+        usd_per_credit: float = 0.0015,
     ) -> Engine:
-        """An engine on `store` (shared with the front end), or on its own SQLite file at `db_path`."""
+        """An engine on `store` (shared with the front end), or on its own SQLite file at `db_path`.
+        `budget_usd`: what one person may spend a month (None: no limit)."""
         modules = default_modules()
         workflows = load_catalogue(workflow_dirs, modules)
         if store is None:
@@ -69,7 +73,8 @@ class Engine:
                 raise EngineError("the engine needs a store or a db_path")
             store = await open_store(db_path)
         services = Services(store=store, providers=providers, templates=TemplateEngine(),
-                            media_root=Path(media_root).resolve(), poll_scale=poll_scale)
+                            media_root=Path(media_root).resolve(), spending=Spending(store, budget_usd, usd_per_credit),
+                            poll_scale=poll_scale)
         await asyncio.to_thread(providers.warm_up)
         return cls(services, workflows, modules, default_workflow)
 
@@ -90,6 +95,10 @@ class Engine:
 
     def subscribe(self, listener: Listener) -> None:
         self.runlog.subscribe(listener)
+
+    @property
+    def spending(self) -> Spending:
+        return self.services.spending
 
     def _answer_text(self, module: ModuleDef, outputs: dict[str, Any]) -> str | None:
         impl = self.modules.get(module.module_id)
@@ -140,11 +149,14 @@ class Engine:
         if workflow is None:
             raise EngineError(f"Unknown workflow '{workflow_id}'.")
         run_id = new_id("run")
+        # no budget at all: the run shows how things work on offline providers and costs nothing
+        mode = "offline" if await self.spending.limit(owner) == 0 else "live"
         await self.runlog.create(run_id, owner, workflow)
         async with self.runlog.hold(run_id) as run:
             await self.runlog.append(run, [NewEvent("workflow_created", {
                 "owner": owner, "workflow_id": workflow.workflow_id, "initial_state": workflow.initial_state,
                 "fingerprint": workflow.fingerprint, "version": workflow.version, "origin": origin or {},
+                "providers": mode,
             })])
             await self.loop.drive(run)
             return self.view(run)
@@ -204,8 +216,13 @@ class Engine:
             si, mi = pending["step_index"], pending["module_index"]
             ctx = self.loop.context(run, si, mi, current_interaction=pending)
             job = self.loop.impl(ctx.module).create_job(request.model_copy(update={"request_key": key}), ctx)
+            await self.spending.check(run.owner, job.estimate_usd)  # over budget: refused, nothing called
+            reserved = [SpendChange(key=job.job_id, owner=run.owner, run_id=run.run_id, provider=job.provider,
+                                    kind=KIND_OF_ACTION.get(job.action_type, "media"), status="reserved",
+                                    estimate_usd=job.estimate_usd)] if job.estimate_usd > 0 else []
             await self.runlog.append(run, [job_created_event(job, ctx.step_id, ctx.module.name)],
-                                     jobs=[JobChange(job.job_id, job.interaction_id, "created", job.request_key)])
+                                     jobs=[JobChange(job.job_id, job.interaction_id, "created", job.request_key)],
+                                     spend=reserved)
             self.jobs.spawn(run.run_id, job.job_id)
             return run.jobs[job.job_id].view()
 

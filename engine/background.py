@@ -135,12 +135,13 @@ class BackgroundWork:
             if failure is not None:
                 message, retryable, detail, options = failure
                 log.warning("module %s failed in run %s: %s", ctx.module.name, run_id, detail or message)
-                await self.runlog.append(run, [NewEvent("module_error", {
+                await self.runlog.append(run, [*ctx.emitted, NewEvent("module_error", {
                     "message": message, "retryable": retryable, "options": options,
-                    "step_index": si, "module_index": mi}, ctx.step_id, ctx.module.name)])
+                    "step_index": si, "module_index": mi}, ctx.step_id, ctx.module.name)], spend=ctx.spend)
                 await self.runlog.notify(run, "module_error", {"message": message, "retryable": retryable,
                                                                "options": options, "module": ctx.module.name})
             else:
-                await self.runlog.append(run, [*ctx.emitted, completed(ctx.step, ctx.module, si, mi, outputs)])
+                await self.runlog.append(run, [*ctx.emitted, completed(ctx.step, ctx.module, si, mi, outputs)],
+                                         spend=ctx.spend)
                 await self.loop.drive(run)
         await self.runlog.notify(run, "run_advanced", {"module": ctx.module.name, "failed": failure is not None})

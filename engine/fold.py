@@ -89,6 +89,7 @@ class Fold:
             run.workflow_id = data["workflow_id"]
             run.workflow_fingerprint = data.get("fingerprint", "")
             run.origin = dict(data.get("origin") or {})
+            run.provider_mode = str(data.get("providers") or "live")
             run.created_at = event.created_at
             run.state = copy.deepcopy(data.get("initial_state") or {})
         elif kind == "step_started":
@@ -168,7 +169,7 @@ def _apply_job(run: RunState, kind: str, data: dict[str, Any]) -> None:
             job_id=data["job_id"], interaction_id=data["interaction_id"], prompt_key=data["prompt_key"],
             provider=data["provider"], action_type=data["action_type"], request=data["request"],
             params=data.get("params", {}), request_key=data.get("request_key"),
-            cost_label=data.get("cost_label", "free"),
+            cost_label=data.get("cost_label", "free"), estimate_usd=float(data.get("estimate_usd") or 0),
         )
         return
     job = run.jobs.get(data.get("job_id", ""))

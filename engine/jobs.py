@@ -28,8 +28,9 @@ from engine.ids import new_id
 from engine.providers.base import FetchedFile, GenerationRequest, JobStatus, MediaProvider, ProviderError
 from engine.runlog import RunLog
 from engine.services import Services
+from engine.spending import KIND_OF_ACTION
 from engine.state import JobRecord, RunState
-from engine.store import JobChange, NewEvent
+from engine.store import JobChange, NewEvent, SpendChange
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ INTERRUPTED = (
     "It was not sent again automatically, so you are not charged twice: tap Generate to try again."
 )
 _FINAL_STATUS = {"job_completed": "completed", "job_failed": "failed"}
+# a submit the provider refused outright does no work and bills nothing; anything else
+# (a timeout, a dropped connection) may have been accepted, so its reservation stays
+NOT_BILLED = ("authentication", "insufficient_credits", "rate_limit", "refused", "invalid_request")
 
 
 def same_request(run: RunState, interaction_id: str, request_key: str | None) -> tuple[JobRecord | None, str | None]:
@@ -62,7 +66,7 @@ def job_created_event(job: JobRecord, step_id: str, module_name: str) -> NewEven
     return NewEvent("job_created", {
         "job_id": job.job_id, "interaction_id": job.interaction_id, "prompt_key": job.prompt_key,
         "provider": job.provider, "action_type": job.action_type, "request": job.request, "params": job.params,
-        "request_key": job.request_key, "cost_label": job.cost_label,
+        "request_key": job.request_key, "cost_label": job.cost_label, "estimate_usd": job.estimate_usd,
     }, step_id, module_name)
 
 
@@ -102,7 +106,7 @@ class JobRunner:
             task = self.tasks.pop(job.job_id, None)
             if task:
                 task.cancel()
-            provider = self.services.providers.media(job.provider, job.action_type)
+            provider = self.services.providers_for(run).media(job.provider, job.action_type)
             if provider and job.provider_job_id:
                 try:
                     await provider.cancel(job.provider_job_id, job.provider_data)
@@ -135,7 +139,7 @@ class JobRunner:
         job = run.jobs.get(job_id)
         if job is None:
             return
-        provider = self.services.providers.media(job.provider, job.action_type)
+        provider = self.services.providers_for(run).media(job.provider, job.action_type)
         out_dir = self.services.run_dir(run.owner, run_id) / job_id
         try:
             if provider is None:
@@ -162,12 +166,25 @@ class JobRunner:
 
     async def _submit(self, run_id: str, job: JobRecord, provider: MediaProvider, out_dir: Path) -> JobRecord:
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-        result = await provider.submit(GenerationRequest.model_validate(job.request), out_dir)
+        try:
+            result = await provider.submit(GenerationRequest.model_validate(job.request), out_dir)
+        except ProviderError as exc:
+            if exc.kind in NOT_BILLED and job.estimate_usd > 0:  # refused before any work: its reservation goes
+                await self._record(run_id, [], JobChange(job.job_id, job.interaction_id, "created"),
+                                   spend=[self._spend(run_id, job, "released")])
+            raise
+        spending = self.services.spending
+        paid = spending.usd(result.cost) if not result.cost.is_free else job.estimate_usd
+        charge = [self._spend(run_id, job, "charged", actual_usd=paid, credits=result.cost.credits)] if paid else []
         return await self._record(run_id, [NewEvent("job_submitted", {
             "job_id": job.job_id, "provider_job_id": result.job_id, "provider_data": result.provider_data,
             "cost_usd": result.cost.usd, "cost_credits": result.cost.credits,
-            "cost_label": result.cost.label() if not result.cost.is_free else job.cost_label,
-        })], JobChange(job.job_id, job.interaction_id, "submitted")) or job
+            "cost_label": spending.label(result.cost) if not result.cost.is_free else job.cost_label,
+        })], JobChange(job.job_id, job.interaction_id, "submitted"), spend=charge) or job
+
+    def _spend(self, run_id: str, job: JobRecord, status: str, **amounts: Any) -> SpendChange:
+        return SpendChange(key=job.job_id, owner="", run_id=run_id, provider=job.provider,
+                           kind=KIND_OF_ACTION.get(job.action_type, "media"), status=status, **amounts)
 
     async def _poll_until_done(self, run_id: str, job: JobRecord, provider: MediaProvider) -> JobStatus:
         started = time.monotonic()
@@ -223,10 +240,16 @@ class JobRunner:
             "duration_s": file.duration_s,
         }
 
-    async def _record(self, run_id: str, events: list[NewEvent], change: JobChange) -> JobRecord | None:
-        """Write under the run's lock; the job as the log now has it."""
+    async def _record(self, run_id: str, events: list[NewEvent], change: JobChange,
+                      spend: list[SpendChange] | None = None) -> JobRecord | None:
+        """Write under the run's lock (the accounting in the same transaction); the job as the log now has it."""
         async with self.runlog.hold(run_id) as run:
-            await self.runlog.append(run, events, jobs=[change])
+            for item in spend or []:
+                item.owner = run.owner
+            if events:
+                await self.runlog.append(run, events, jobs=[change], spend=spend)
+            elif spend:
+                await self.services.store.record_spend(spend)
             return run.jobs.get(change.job_id)
 
     async def _finish(self, run_id: str, job: JobRecord, kind: str, data: dict[str, Any]) -> None:

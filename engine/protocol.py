@@ -110,6 +110,7 @@ class MediaPanel(BaseModel):
     prompt_data: Any = None  # the prompt object this panel generates from
     fields: list[ParamField] = Field(default_factory=list)
     price: str = "free"  # estimate for the default parameters, e.g. "~$0.40"
+    price_usd: float = 0.0  # the same in dollars (credits at their dollar value)
     note: str = ""  # e.g. why a provider is unavailable
 
 

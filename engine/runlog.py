@@ -22,7 +22,7 @@ from engine.fold import AnswerText, Fold
 from engine.locks import KeyedLocks
 from engine.protocol import EngineEvent
 from engine.state import RunState
-from engine.store import JobChange, NewEvent, Store
+from engine.store import JobChange, NewEvent, SpendChange, Store
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +120,12 @@ class RunLog:
         *,
         run_status: str | None = None,
         jobs: list[JobChange] | None = None,
+        spend: list[SpendChange] | None = None,
         snapshot: bool = False,
     ) -> None:
         """Write events, then fold them in. Callers hold the run (`hold`)."""
         fold = self.folds[run.workflow_id]
-        written = await self.store.append(run.run_id, events, run_status=run_status, jobs=jobs)
+        written = await self.store.append(run.run_id, events, run_status=run_status, jobs=jobs, spend=spend)
         if any(e.type == "jump_requested" for e in written):
             fresh = fold.replay(await self.store.events(run.run_id))
             for name in RunState.model_fields:

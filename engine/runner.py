@@ -102,13 +102,13 @@ class RunLoop:
                 return
             outputs = await impl.execute(inputs, ctx)
         except ModuleFailure as exc:
-            await self._module_error(run, prefix, step, module, exc.message, exc.retryable, exc.detail, exc.options)
+            await self._module_error(run, prefix, ctx, exc.message, exc.retryable, exc.detail, exc.options)
             return
         except TemplateError as exc:
-            await self._module_error(run, prefix, step, module, BROKEN_STEP, False, str(exc))
+            await self._module_error(run, prefix, ctx, BROKEN_STEP, False, str(exc))
             return
         await self.runlog.append(run, [*prefix, *ctx.emitted, completed(step, module, si, mi, outputs)],
-                                 snapshot=snapshot)
+                                 spend=ctx.spend, snapshot=snapshot)
 
     async def _ask(self, run: RunState, ctx: ModuleContext, impl: Module, inputs: dict[str, Any],
                    prefix: list[NewEvent], snapshot: bool) -> None:
@@ -133,13 +133,16 @@ class RunLoop:
              "step_index": ctx.step_index, "module_index": ctx.module_index},
             step.step_id, module.name)], snapshot=snapshot)
 
-    async def _module_error(self, run: RunState, prefix: list[NewEvent], step: StepDef, module: ModuleDef,
+    async def _module_error(self, run: RunState, prefix: list[NewEvent], ctx: ModuleContext,
                             message: str, retryable: bool, detail: str,
                             options: list[dict[str, str]] | None = None) -> None:
+        """The error, with what the module did pay for before it failed (its calls and their accounting)."""
+        step, module = ctx.step, ctx.module
         log.warning("module %s failed in run %s: %s", module.name, run.run_id, detail or message)
         data = {"message": message, "retryable": retryable, "options": options or []}
         where = {"step_index": prefix[-1].data["step_index"], "module_index": prefix[-1].data["module_index"]}
-        await self.runlog.append(run, [*prefix, NewEvent("module_error", {**data, **where}, step.step_id, module.name)])
+        error = NewEvent("module_error", {**data, **where}, step.step_id, module.name)
+        await self.runlog.append(run, [*prefix, *ctx.emitted, error], spend=ctx.spend)
         await self.runlog.notify(run, "module_error", {**data, "module": module.name})
 
     # ------------------------------------------------------------ answers
@@ -171,7 +174,8 @@ class RunLoop:
                 outputs = await self.impl(module).handle_response(pending.get("resolved_inputs") or {}, response, ctx)
             except ModuleFailure as exc:
                 raise InvalidResponse(exc.message) from None
-            await self.runlog.append(run, [answered, *ctx.emitted, completed(step, module, si, mi, outputs)])
+            await self.runlog.append(run, [answered, *ctx.emitted, completed(step, module, si, mi, outputs)],
+                                     spend=ctx.spend)
         await self.drive(run)
 
     def _jump_event(self, run: RunState, module: ModuleDef, target: str | None) -> NewEvent:

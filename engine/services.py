@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.providers.registry import ProviderRegistry
+from engine.providers.registry import ProviderRegistry, offline_registry
+from engine.spending import Spending
+from engine.state import RunState
 from engine.store import Store
 from engine.templating import TemplateEngine
 
@@ -25,7 +27,21 @@ class Services:
     providers: ProviderRegistry
     templates: TemplateEngine
     media_root: Path
+    spending: Spending
     poll_scale: float = 1.0  # tests and benchmarks shrink provider poll intervals
+    _offline: ProviderRegistry | None = None
 
     def run_dir(self, owner: str, run_id: str) -> Path:
         return (self.media_root / safe_segment(owner) / safe_segment(run_id)).resolve()
+
+    def owner_dir(self, owner: str) -> Path:
+        return (self.media_root / safe_segment(owner)).resolve()
+
+    def providers_for(self, run: RunState) -> ProviderRegistry:
+        """The run's providers: the offline ones for a run started with no budget
+        at all (it shows how things work and costs nothing), else the configured ones."""
+        if run.provider_mode != "offline":
+            return self.providers
+        if self._offline is None:
+            self._offline = offline_registry()
+        return self._offline

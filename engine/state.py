@@ -30,6 +30,7 @@ class JobRecord(BaseModel):
     cost_usd: float | None = None
     cost_credits: float | None = None
     cost_label: str = "free"
+    estimate_usd: float = 0.0
     content_ids: list[str] = Field(default_factory=list)
 
     def view(self) -> JobView:
@@ -48,6 +49,7 @@ class RunState(BaseModel):
     workflow_id: str = ""
     workflow_fingerprint: str = ""
     origin: dict[str, Any] = Field(default_factory=dict)  # the front end's address for this run, opaque
+    provider_mode: str = "live"  # "offline": started with no budget, every provider offline
     status: str = "active"
     state: dict[str, Any] = Field(default_factory=dict)
     step_index: int = 0

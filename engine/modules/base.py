@@ -17,8 +17,11 @@ from engine.definitions import ModuleDef, StepDef, WorkflowDef
 from engine.errors import InvalidResponse
 from engine.protocol import DisplayData, InteractionRequest, InteractionResponse, InteractionType, SubActionRequest
 from engine.state import JobRecord, RunState
-from engine.store import NewEvent
+from engine.store import NewEvent, SpendChange
 from engine.templating import TemplateEngine
+
+if TYPE_CHECKING:
+    from engine.providers.registry import ProviderRegistry
 
 if TYPE_CHECKING:
     from engine.services import Services
@@ -65,6 +68,8 @@ class ModuleContext:
     earlier_answers: list[dict[str, Any]] = field(default_factory=list)
     # extra events the module wants in the log (e.g. llm_call usage and cost)
     emitted: list[NewEvent] = field(default_factory=list)
+    # the accounting of its paid calls, written with its result (engine/spending.py)
+    spend: list[SpendChange] = field(default_factory=list)
     # the recovery option a person chose after this module's last failure
     recovery_option: str | None = None
     # long modules report (percent, message); front ends show it
@@ -94,6 +99,11 @@ class ModuleContext:
     @property
     def sub_actions(self) -> Any:
         return self.module.sub_actions
+
+    @property
+    def providers(self) -> ProviderRegistry:
+        """This run's providers (all offline for a run started with no budget)."""
+        return self.services.providers_for(self.run)
 
     @property
     def templates(self) -> TemplateEngine:

@@ -20,7 +20,9 @@ from jsonschema import Draft202012Validator
 from engine.definitions import ModuleDef
 from engine.modules.base import Module, ModuleContext, ModuleFailure, require_inputs
 from engine.providers.base import LLMMessage, LLMRequest, LLMResult, ProviderError
-from engine.store import NewEvent
+from engine.ids import new_id
+from engine.spending import OverBudget
+from engine.store import NewEvent, SpendChange
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +112,7 @@ class LLMModule(Module):
         metadata = dict(inputs.get("metadata") or {})
         metadata.setdefault("step_id", ctx.step_id)
         metadata["module"] = ctx.module.name
-        provider = ctx.services.providers.llm(inputs.get("provider"))
+        provider = ctx.providers.llm(inputs.get("provider"))
         request = LLMRequest(
             messages=messages,
             output_schema=schema,
@@ -145,15 +147,31 @@ class LLMModule(Module):
         return self._outputs(parsed, result.text, result)
 
     async def _call(self, provider: Any, request: LLMRequest, ctx: ModuleContext) -> LLMResult:
+        spending = ctx.services.spending
+        key = new_id("llm")
+        estimate = spending.usd(provider.estimate_cost(request)) if hasattr(provider, "estimate_cost") else 0.0
+        try:  # reserved before the call: a crash after it cannot lose the charge
+            reserved = await spending.reserve(key, ctx.run.owner, ctx.run.run_id, getattr(provider, "name", "llm"),
+                                              "llm", estimate, what="This step's AI call")
+        except OverBudget as exc:
+            raise ModuleFailure(str(exc), retryable=True, detail="over budget") from None
         try:
             result: LLMResult = await provider.complete(request)
         except ProviderError as exc:
             log.warning("LLM call failed in %s: %s", ctx.module.name, exc)
+            if reserved is not None and exc.kind in ("authentication", "invalid_request", "rate_limit", "refused"):
+                ctx.spend.append(SpendChange(key=key, owner=ctx.run.owner, provider=reserved.provider, kind="llm",
+                                             status="released"))  # refused before any work: not billed
             raise ModuleFailure(
                 exc.user_message,
                 retryable=exc.kind not in ("authentication", "insufficient_credits"),
                 detail=str(exc),
             ) from None
+        if reserved is not None or result.cost_usd:
+            ctx.spend.append(SpendChange(key=key, owner=ctx.run.owner, run_id=ctx.run.run_id,
+                                         provider=getattr(provider, "name", "llm"), kind="llm", status="charged",
+                                         actual_usd=result.cost_usd if result.cost_usd is not None else estimate,
+                                         estimate_usd=None if reserved is not None else estimate))
         ctx.emitted.append(
             NewEvent(
                 "llm_call",

@@ -25,9 +25,10 @@ from engine.protocol import (
     ParamField,
     SubActionRequest,
 )
-from engine.providers.base import GenerationRequest, ProviderError
+from engine.providers.base import Cost, GenerationRequest, ProviderError
 from engine.providers.registry import ProviderRegistry
 from engine.selection import ux
+from engine.spending import Spending
 from engine.state import JobRecord, RunState, get_path
 
 PANEL_KINDS = ("tab.media", "media")
@@ -85,8 +86,10 @@ def action_type_of(module_sub_actions: Any) -> str:
 
 
 def build_panels(
-    prompts: Any, schema: Any, action_type: str, registry: ProviderRegistry
+    prompts: Any, schema: Any, action_type: str, registry: ProviderRegistry, spending: Spending | None = None
 ) -> list[MediaPanel]:
+    """Each provider panel of the display schema, with its availability and its
+    price for the default parameters (in dollars, credits at their dollar value)."""
     panels: list[MediaPanel] = []
     for key, node in find_panels(schema):
         hints = ux(node)
@@ -108,7 +111,9 @@ def build_panels(
             impl = registry.media(provider, action_type)
             try:
                 request = generation_request(panel, {}, action_type, None)
-                panel.price = impl.estimate_cost(request).label() if impl else "free"
+                cost = impl.estimate_cost(request) if impl else Cost()
+                panel.price = spending.label(cost) if spending else cost.label()
+                panel.price_usd = spending.usd(cost) if spending else float(cost.usd or 0)
             except (InvalidResponse, ProviderError):
                 panel.price = "?"
         panels.append(panel)
@@ -231,7 +236,7 @@ class MediaGenerateModule(Module):
             source_image=source_image,
             generations={},
             retryable=ctx.module.retryable,
-            panels=build_panels(prompts, schema, action_type, ctx.services.providers),
+            panels=build_panels(prompts, schema, action_type, ctx.providers, ctx.services.spending),
         )
         return RequestSpec(InteractionType.MEDIA_GENERATION, str(inputs.get("title") or ctx.module.name), display)
 
@@ -268,9 +273,9 @@ class MediaGenerateModule(Module):
         if action is None:
             raise InvalidResponse(f"unknown action '{request.action_id}'")
         display = (ctx.current_interaction or {})["request"]["display_data"]
-        registry = ctx.services.providers
+        registry, spending = ctx.providers, ctx.services.spending
         panels = {p.prompt_key: p for p in build_panels(display.get("data"), display.get("schema"),
-                                                         action.action_type, registry)}
+                                                         action.action_type, registry, spending)}
         panel = panels.get(request.prompt_key)
         if panel is None:
             raise InvalidResponse("unknown provider panel")
@@ -283,8 +288,10 @@ class MediaGenerateModule(Module):
             provider.validate(gen)
         except ProviderError as exc:
             raise InvalidResponse(exc.user_message) from None
+        cost = provider.estimate_cost(gen)
         return JobRecord(
             job_id=new_id("job"), interaction_id=request.interaction_id, prompt_key=panel.prompt_key,
             provider=panel.provider, action_type=action.action_type, request=gen.model_dump(mode="json"),
-            params=gen.params, request_key=request.request_key, cost_label=provider.estimate_cost(gen).label(),
+            params=gen.params, request_key=request.request_key, cost_label=spending.label(cost),
+            estimate_usd=spending.usd(cost),
         )

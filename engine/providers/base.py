@@ -111,6 +111,10 @@ class LLMProvider(ABC):
         """Work a first call would otherwise do on the event loop (e.g. building
         an SDK's models); called once at start-up, in a thread."""
 
+    def estimate_cost(self, request: LLMRequest) -> Cost:
+        """A conservative price of one call before it is made (free unless known)."""
+        return Cost()
+
     @abstractmethod
     async def complete(self, request: LLMRequest) -> LLMResult:
         """Return the answer text. Raise ProviderError on refusal, truncation or failure."""

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.store.records import Event, JobChange, NewEvent, RunRow, SessionRow
+from engine.store.records import Event, JobChange, NewEvent, PersonRow, RunRow, SessionRow, SpendChange, SpendRow
 
 CommitHook = Callable[[list[str]], None]
 
@@ -42,8 +42,9 @@ class Store(ABC):
         *,
         run_status: str | None = None,
         jobs: list[JobChange] | None = None,
+        spend: list[SpendChange] | None = None,
     ) -> list[Event]:
-        """Append events atomically with the projections that follow from them."""
+        """Append events atomically with the projections (and the accounting) that follow from them."""
 
     @abstractmethod
     async def write_snapshot(self, run_id: str, seq: int, state: dict[str, Any]) -> None: ...
@@ -100,6 +101,36 @@ class Store(ABC):
     @abstractmethod
     async def release(self, key: str) -> None:
         """Undo a claim whose delivery failed, so a later showing may try again."""
+
+    # --------------------------------------------------------------- money
+    @abstractmethod
+    async def record_spend(self, changes: list[SpendChange]) -> None:
+        """Accounting changes on their own (a reservation made before a call)."""
+
+    @abstractmethod
+    async def spent_usd(self, owner: str, month: str) -> float:
+        """What counts against the owner's budget in a month ("YYYY-MM", UTC)."""
+
+    @abstractmethod
+    async def spend_rows(self, month: str | None = None, owner: str | None = None) -> list[SpendRow]: ...
+
+    # -------------------------------------------------------------- people
+    @abstractmethod
+    async def person(self, owner: str) -> PersonRow | None: ...
+
+    @abstractmethod
+    async def save_person(self, owner: str, *, allowed: bool | None = None, budget_usd: float | None = None,
+                          clear_budget: bool = False) -> None:
+        """Set what is given (None leaves a value as it is; `clear_budget` goes back to the default)."""
+
+    @abstractmethod
+    async def people(self) -> list[PersonRow]: ...
+
+    # ----------------------------------------------------- people's own data
+    @abstractmethod
+    async def forget(self, owner: str) -> dict[str, int]:
+        """Delete everything of an owner but the accounting: runs, events,
+        snapshots, jobs, sessions, claims, keyword history. Counts per table."""
 
     # --------------------------------------------------------------- misc
     @abstractmethod

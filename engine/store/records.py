@@ -62,6 +62,53 @@ class SessionRow:
     updated_at: float
 
 
+@dataclass
+class SpendChange:
+    """One paid call in the accounting: reserved at its estimate before the call,
+    then charged with what the provider reported (or released when it surely
+    was not paid), always in the same transaction as the event that says so."""
+
+    key: str  # the job id, or the id of one LLM call
+    owner: str
+    provider: str
+    kind: str  # llm, image, video, music, transcription
+    status: str  # reserved, charged, released
+    run_id: str = ""
+    estimate_usd: float | None = None  # None: keep the one recorded at reservation
+    actual_usd: float | None = None
+    credits: float | None = None
+
+
+@dataclass
+class SpendRow:
+    key: str
+    owner: str
+    run_id: str
+    provider: str
+    kind: str
+    estimate_usd: float
+    actual_usd: float | None
+    credits: float | None
+    status: str
+    month: str
+    created_at: float
+
+    @property
+    def amount_usd(self) -> float:
+        """What counts against a budget: the reported cost once known, else the estimate."""
+        if self.status == "released":
+            return 0.0
+        return self.actual_usd if self.actual_usd is not None else self.estimate_usd
+
+
+@dataclass
+class PersonRow:
+    owner: str
+    allowed: bool | None  # None: as the starting list says
+    budget_usd: float | None  # None: the default budget
+    updated_at: float
+
+
 def dumps(data: Any) -> str | bytes:
     """JSON text; big payloads (LLM answers, display data) zlib-compressed: 3-5x smaller."""
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -89,4 +89,31 @@ SQLITE_MIGRATIONS: list[list[str]] = [
             WHERE key LIKE 'delivered:%' OR key LIKE 'finished:%' OR key LIKE 'preview:%'""",
         "DROP TABLE bot_kv",
     ],
+    # 3: money and people. `spend` is the accounting: one row per paid call, kept
+    # when a person's data is deleted (dates, providers, amounts; no content).
+    # `people` holds what an operator changed at run time (access, budgets).
+    [
+        """CREATE TABLE spend (
+            key TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            run_id TEXT NOT NULL DEFAULT '',
+            provider TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            estimate_usd REAL NOT NULL DEFAULT 0,
+            actual_usd REAL,
+            credits REAL,
+            status TEXT NOT NULL,
+            month TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE INDEX spend_by_owner ON spend(owner, month)",
+        "CREATE INDEX spend_by_month ON spend(month)",
+        """CREATE TABLE people (
+            owner TEXT PRIMARY KEY,
+            allowed INTEGER,
+            budget_usd REAL,
+            updated_at REAL NOT NULL
+        )""",
+    ],
 ]

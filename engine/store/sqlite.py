@@ -18,11 +18,26 @@ from typing import Any
 import aiosqlite
 
 from engine.store.base import Store
-from engine.store.records import Event, JobChange, NewEvent, RunRow, SessionRow, dumps, loads
+from engine.store.records import (
+    Event,
+    JobChange,
+    NewEvent,
+    PersonRow,
+    RunRow,
+    SessionRow,
+    SpendChange,
+    SpendRow,
+    dumps,
+    loads,
+)
 from engine.store.schema import SQLITE_MIGRATIONS
 
 _RUN_COLUMNS = "run_id, owner, workflow_id, status, created_at, updated_at"
 _SESSION_COLUMNS = "run_id, owner, key, data, updated_at"
+
+
+def _person(row: Any) -> PersonRow:
+    return PersonRow(row[0], None if row[1] is None else bool(row[1]), row[2], row[3])
 
 
 def _session_row(row: Any) -> SessionRow:
@@ -91,10 +106,11 @@ class SQLiteStore(Store):
         *,
         run_status: str | None = None,
         jobs: list[JobChange] | None = None,
+        spend: list[SpendChange] | None = None,
     ) -> list[Event]:
         """The common case (events only) is one multi-row INSERT: a single
         statement is its own atomic transaction, and a trigger keeps
-        `runs.updated_at` in step. Job and status changes add a transaction."""
+        `runs.updated_at` in step. Job, status and accounting changes add a transaction."""
         if not events:
             return []
         now = time.time()
@@ -102,7 +118,7 @@ class SQLiteStore(Store):
         params = [v for e in events for v in (run_id, e.type, e.step_id, e.module_name, dumps(e.data), now)]
         insert = f"INSERT INTO events(run_id, type, step_id, module_name, data, created_at) VALUES {marks}"
         async with self._write_lock:
-            if not jobs and run_status is None:
+            if not jobs and run_status is None and not spend:
                 last = (await self._db.execute(insert, params)).lastrowid
             else:
                 await self._db.execute("BEGIN IMMEDIATE")
@@ -117,6 +133,7 @@ class SQLiteStore(Store):
                         )
                     if run_status is not None:
                         await self._db.execute("UPDATE runs SET status=? WHERE run_id=?", (run_status, run_id))
+                    await self._spend(spend or [], now)
                     await self._db.execute("COMMIT")
                 except BaseException:
                     await self._db.execute("ROLLBACK")
@@ -232,6 +249,88 @@ class SQLiteStore(Store):
 
     async def release(self, key: str) -> None:
         await self._write("DELETE FROM claims WHERE key=?", (key,))
+
+    # --------------------------------------------------------------- money
+    async def _spend(self, changes: list[SpendChange], now: float) -> None:
+        """Inside a transaction: a reservation inserts its row, a charge or a release updates it."""
+        month = time.strftime("%Y-%m", time.gmtime(now))
+        for c in changes:
+            cursor = await self._db.execute(
+                "UPDATE spend SET status=?, actual_usd=COALESCE(?, actual_usd), credits=COALESCE(?, credits),"
+                " estimate_usd=COALESCE(?, estimate_usd), updated_at=? WHERE key=?",
+                (c.status, c.actual_usd, c.credits, c.estimate_usd, now, c.key))
+            if cursor.rowcount == 0:
+                await self._db.execute(
+                    "INSERT INTO spend(key, owner, run_id, provider, kind, estimate_usd, actual_usd, credits, status,"
+                    " month, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (c.key, c.owner, c.run_id, c.provider, c.kind,
+                     c.estimate_usd if c.estimate_usd is not None else (c.actual_usd or 0.0),
+                     c.actual_usd, c.credits, c.status, month, now, now))
+
+    async def record_spend(self, changes: list[SpendChange]) -> None:
+        if not changes:
+            return
+        async with self._write_lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                await self._spend(changes, time.time())
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+
+    async def spent_usd(self, owner: str, month: str) -> float:
+        rows = await self._rows("SELECT COALESCE(SUM(CASE WHEN status='released' THEN 0"
+                                " ELSE COALESCE(actual_usd, estimate_usd) END), 0) FROM spend WHERE owner=? AND month=?",
+                                (owner, month))
+        return float(rows[0][0] or 0.0)
+
+    async def spend_rows(self, month: str | None = None, owner: str | None = None) -> list[SpendRow]:
+        clauses, args = [], []
+        for column, value in (("month", month), ("owner", owner)):
+            if value is not None:
+                clauses.append(f"{column}=?")
+                args.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = await self._rows("SELECT key, owner, run_id, provider, kind, estimate_usd, actual_usd, credits, status,"
+                                f" month, created_at FROM spend {where} ORDER BY created_at", args)
+        return [SpendRow(*r) for r in rows]
+
+    # -------------------------------------------------------------- people
+    async def person(self, owner: str) -> PersonRow | None:
+        rows = await self._rows("SELECT owner, allowed, budget_usd, updated_at FROM people WHERE owner=?", (owner,))
+        return _person(rows[0]) if rows else None
+
+    async def save_person(self, owner: str, *, allowed: bool | None = None, budget_usd: float | None = None,
+                          clear_budget: bool = False) -> None:
+        await self._write(
+            "INSERT INTO people(owner, allowed, budget_usd, updated_at) VALUES (?,?,?,?) ON CONFLICT(owner) DO UPDATE"
+            " SET allowed=COALESCE(excluded.allowed, people.allowed), budget_usd=CASE WHEN ? THEN NULL"
+            " ELSE COALESCE(excluded.budget_usd, people.budget_usd) END, updated_at=excluded.updated_at",
+            (owner, None if allowed is None else int(allowed), budget_usd, time.time(), int(clear_budget)))
+
+    async def people(self) -> list[PersonRow]:
+        return [_person(r) for r in await self._rows("SELECT owner, allowed, budget_usd, updated_at FROM people")]
+
+    # ----------------------------------------------------- people's own data
+    async def forget(self, owner: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        async with self._write_lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                runs = [r[0] for r in await self._db.execute_fetchall("SELECT run_id FROM runs WHERE owner=?", (owner,))]
+                marks = ",".join("?" for _ in runs) or "''"
+                for table in ("events", "snapshots", "jobs", "claims"):
+                    cursor = await self._db.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", runs)
+                    counts[table] = cursor.rowcount
+                for table in ("sessions", "keywords", "runs"):
+                    cursor = await self._db.execute(f"DELETE FROM {table} WHERE owner=?", (owner,))
+                    counts[table] = cursor.rowcount
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+        return counts
 
     # --------------------------------------------------------------- misc
     async def size_bytes(self) -> int:
