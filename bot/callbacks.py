@@ -50,6 +50,7 @@ ACTIONS: frozenset[str] = frozenset(
         "page",  # show page <arg> of a long option list
         "info",  # the question's details ("1") or its short list ("0") in place
         "settings",  # media: open a provider's settings in place (<arg> = panel), "" closes them
+        "forget",  # delete the person's data ("yes") or not ("no")
         "new",  # start a new run
         "cancel",  # cancel the run / the pending feedback prompt
         "hist",  # show the run's history

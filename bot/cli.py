@@ -58,6 +58,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 130
 
 
+def cmd_spend(args: argparse.Namespace) -> int:
+    """The operator's spend report for a month, as /spend shows it in the bot."""
+    from engine.spend_report import spend_report
+    from engine.store import open_store
+
+    settings = load_settings()
+
+    async def main() -> str:
+        store = await open_store(settings.db_path)
+        try:
+            report = await spend_report(store, args.month)
+        finally:
+            await store.close()
+        return report.csv() if args.csv else report.table()
+
+    print(asyncio.run(main()))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings)
@@ -78,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check a workflow folder")
     validate.add_argument("path")
     validate.set_defaults(func=cmd_validate)
+    spend = sub.add_parser("spend", help="this month's spend per person and provider (as /spend shows it)")
+    spend.add_argument("--month", help="YYYY-MM (UTC); default: this month")
+    spend.add_argument("--csv", action="store_true", help="one line per paid call, as CSV")
+    spend.set_defaults(func=cmd_spend)
     doctor = sub.add_parser("doctor", help="which providers are live, offline or misconfigured")
     doctor.set_defaults(func=cmd_doctor)
     return parser

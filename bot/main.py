@@ -46,7 +46,8 @@ async def open_engine(settings: Settings, workflow: Path | None = None) -> Engin
     if folders is None and settings.ccbot_workflows_dir:
         folders = discover_workflows(settings.ccbot_workflows_dir)
     return await Engine.open(db_path=settings.db_path, media_root=settings.media_root, providers=registry,
-                             workflow_dirs=folders)
+                             workflow_dirs=folders, budget_usd=settings.ccbot_user_budget_usd,
+                             usd_per_credit=settings.ccbot_leonardo_usd_per_credit)
 
 
 def run_bot(settings: Settings, webhook: bool = False) -> int:

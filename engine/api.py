@@ -22,6 +22,7 @@ from engine.jobs import JobRunner, job_created_event, same_request
 from engine.modules import default_modules
 from engine.modules.base import Module
 from engine.protocol import InteractionResponse, JobView, RunView, SubActionRequest
+from engine.personal_data import Deleted, expire_media, forget_owner
 from engine.providers.registry import ProviderRegistry
 from engine.runlog import Listener, RunLog
 from engine.runner import RunLoop
@@ -112,7 +113,7 @@ class Engine:
         return run
 
     def view(self, run: RunState) -> RunView:
-        return run_view(run, self.runlog.workflow_of(run), self.modules, self.services.templates)
+        return run_view(run, self.runlog.workflow_of(run), self.modules, self.services.templates, self.spending)
 
     async def get_run(self, run_id: str, owner: str | None = None) -> RunView:
         return self.view(await self._owned(run_id, owner))
@@ -250,6 +251,18 @@ class Engine:
             except EngineError as exc:  # e.g. a run its edited workflow no longer fits
                 log.warning("run %s cannot resume: %s", row.run_id, exc)
         return views
+
+    # ------------------------------------------------------- people's data
+    async def forget(self, owner: str) -> Deleted:
+        """Stop the owner's runs (jobs cancelled at the provider where it can), then
+        delete all their data but the accounting (engine/personal_data.py)."""
+        for row in await self.services.store.list_runs(owner, "active", limit=1000):
+            await self.cancel_run(row.run_id, owner)
+        await self.wait_idle(timeout=30)
+        return await forget_owner(self.services, self.runlog, owner)
+
+    async def expire_media(self, days: float) -> list[str]:
+        return await expire_media(self.services, self.runlog, days)
 
     def _require_active(self, run: RunState) -> None:
         if run.status != "active":

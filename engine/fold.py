@@ -141,6 +141,8 @@ class Fold:
             run.spent_usd += float(data.get("cost_usd") or 0)
         elif kind == "file_ready":
             run.files.append(data)
+        elif kind == "media_deleted":  # past its retention: the record stays, the files are gone
+            run.media_deleted = True
         elif kind == "workflow_completed":
             run.status = "completed"
             run.pending = run.working = None

@@ -236,6 +236,7 @@ class RunResult(BaseModel):
     duration_s: float | None = None
     summary: str = ""  # a text summary of the run
     files: list[dict[str, Any]] = Field(default_factory=list)  # every file written: path, filename, format, kind
+    media_deleted: bool = False  # its files went after the retention period
 
 
 class RunView(BaseModel):
@@ -252,6 +253,7 @@ class RunView(BaseModel):
     error: str | None = None  # the last module error, readable by a person
     error_options: list[dict[str, str]] = Field(default_factory=list)  # recovery choices: {id, label}
     spent: str = "free"  # money recorded for this run so far
+    spent_usd: float = 0.0  # the same in dollars (credits at their dollar value)
     origin: dict[str, Any] = Field(default_factory=dict)  # what the front end gave start_run, untouched
     result: RunResult | None = None  # once the run is completed
 

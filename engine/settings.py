@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     webhook_port: int = 8443
     webhook_listen: str = "0.0.0.0"
 
+    # --- money and people's data
+    ccbot_user_budget_usd: float | None = None  # a person's monthly limit (UTC months); unset: none; 0: nothing paid
+    ccbot_confirm_above_usd: float = 1.00  # an action estimated above this asks once before it starts
+    # Leonardo bills in credits; its pay-as-you-go price keeps the old Pro tier's rate,
+    # $299 for 200,000 credits = ~$0.0015 a credit (unconfirmed: set your own rate here)
+    ccbot_leonardo_usd_per_credit: float = 0.0015
+    ccbot_admin_users: str = ""  # comma-separated Telegram user ids with the admin commands
+    ccbot_retention_days: int | None = None  # media of runs older than this is deleted; unset: kept
+
     # --- logging
     ccbot_log_level: str = "INFO"
 
@@ -81,6 +90,8 @@ class Settings(BaseSettings):
         "elevenlabs_api_key",
         "telegram_bot_token",
         "webhook_secret",
+        "ccbot_user_budget_usd",
+        "ccbot_retention_days",
         mode="before",
     )
     @classmethod
@@ -91,12 +102,11 @@ class Settings(BaseSettings):
 
     @property
     def allowed_user_ids(self) -> set[int]:
-        ids: set[int] = set()
-        for part in self.ccbot_allowed_users.replace(";", ",").split(","):
-            part = part.strip()
-            if part.lstrip("-").isdigit():
-                ids.add(int(part))
-        return ids
+        return _ids(self.ccbot_allowed_users)
+
+    @property
+    def admin_user_ids(self) -> set[int]:
+        return _ids(self.ccbot_admin_users)
 
     @property
     def effective_sora_key(self) -> SecretStr | None:
@@ -109,6 +119,11 @@ class Settings(BaseSettings):
     @property
     def media_root(self) -> Path:
         return self.ccbot_data_dir / "media"
+
+
+def _ids(text: str) -> set[int]:
+    """Telegram user ids from a comma-separated list ("1, 2;3" too)."""
+    return {int(p.strip()) for p in text.replace(";", ",").split(",") if p.strip().lstrip("-").isdigit()}
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -66,6 +66,7 @@ class RunState(BaseModel):
     spent_usd: float = 0.0
     spent_credits: float = 0.0
     files: list[dict[str, Any]] = Field(default_factory=list)
+    media_deleted: bool = False  # its media went after the retention period
     module_starts: dict[str, int] = Field(default_factory=dict)  # "step/module" -> seq of latest start
     created_at: float = 0.0
     updated_at: float = 0.0

@@ -7,6 +7,7 @@ from engine.definitions import WorkflowDef
 from engine.modules.base import Module
 from engine.protocol import InteractionRequest, RunResult, RunStatus, RunView
 from engine.providers.base import Cost
+from engine.spending import Spending
 from engine.state import RunState
 from engine.templating import TemplateEngine, TemplateError, Where
 
@@ -20,7 +21,7 @@ def pending_request(run: RunState, workflow: WorkflowDef, modules: dict[str, Mod
 
 
 def run_view(run: RunState, workflow: WorkflowDef, modules: dict[str, Module],
-             templates: TemplateEngine | None = None) -> RunView:
+             templates: TemplateEngine | None = None, spending: Spending | None = None) -> RunView:
     step_id = step_name = None
     if run.step_index < len(workflow.steps):
         step = workflow.steps[run.step_index]
@@ -39,10 +40,16 @@ def run_view(run: RunState, workflow: WorkflowDef, modules: dict[str, Module],
         working=(run.working or {}).get("module_name"),
         error=error.get("message"),
         error_options=list(error.get("options", [])),
-        spent=Cost(usd=run.spent_usd or None, credits=run.spent_credits or None).label(),
+        spent=_spent(run, spending),
+        spent_usd=spending.usd(Cost(usd=run.spent_usd, credits=run.spent_credits)) if spending else run.spent_usd,
         origin=dict(run.origin),
         result=run_result(run, workflow, templates) if run.status == "completed" and templates else None,
     )
+
+
+def _spent(run: RunState, spending: Spending | None) -> str:
+    cost = Cost(usd=run.spent_usd or None, credits=run.spent_credits or None)
+    return spending.label(cost) if spending is not None else cost.label()
 
 
 def run_result(run: RunState, workflow: WorkflowDef, templates: TemplateEngine) -> RunResult:
@@ -64,10 +71,11 @@ def run_result(run: RunState, workflow: WorkflowDef, templates: TemplateEngine) 
     return RunResult(
         title=values.get("title", ""),
         text=values.get("text", ""),
-        video=values.get("video") or (videos[-1] if videos else None),
+        video=None if run.media_deleted else values.get("video") or (videos[-1] if videos else None),
+        media_deleted=run.media_deleted,
         duration_s=duration,
         summary=values.get("summary", ""),
-        files=[dict(f) for f in run.files],
+        files=[] if run.media_deleted else [dict(f) for f in run.files],
     )
 
 

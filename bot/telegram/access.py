@@ -1,9 +1,15 @@
-"""Who may use the bot: default deny. An unknown person gets their id and a
-polite no; nothing reaches the engine or a provider."""
+"""Who may use the bot, and who runs it. Default deny: an unknown person gets
+their id and a polite no; nothing reaches the engine or a provider.
+
+The starting lists come from the settings (CCBOT_ALLOWED_USERS,
+CCBOT_ADMIN_USERS); what an admin changes (/allow, /deny) is stored and
+applies at once in this process, and within `REFRESH_S` in any other.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 
 from telegram import Update
 from telegram.error import TelegramError
@@ -11,20 +17,59 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.render import OutMessage
 from bot.telegram.outbox import Outbox
+from bot.telegram.tap import owner_of
+from engine.store import Store
 
 log = logging.getLogger(__name__)
 
+REFRESH_S = 5.0
+
+
+class Access:
+    def __init__(self, store: Store, allowed: set[int], admins: set[int]) -> None:
+        self.store = store
+        self.starting = set(allowed)
+        self.admins = set(admins)
+        self._changed: dict[int, bool] = {}  # what admins decided, over the starting list
+        self._loaded_at = 0.0
+
+    async def refresh(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self._loaded_at < REFRESH_S:
+            return
+        self._loaded_at = time.monotonic()
+        changed = {}
+        for person in await self.store.people():
+            if person.allowed is not None and person.owner.startswith("tg:"):
+                changed[int(person.owner[3:])] = person.allowed
+        self._changed = changed
+
+    def is_admin(self, user_id: int) -> bool:
+        return user_id in self.admins
+
+    def allows(self, user_id: int) -> bool:
+        if user_id in self.admins:
+            return True
+        return self._changed.get(user_id, user_id in self.starting)
+
+    async def set_allowed(self, user_id: int, allowed: bool, budget_usd: float | None = None) -> None:
+        await self.store.save_person(owner_of(user_id), allowed=allowed, budget_usd=budget_usd)
+        self._changed[user_id] = allowed
+
+    async def set_budget(self, user_id: int, budget_usd: float) -> None:
+        await self.store.save_person(owner_of(user_id), budget_usd=budget_usd)
+
 
 class Gate:
-    def __init__(self, allowed: set[int], outbox: Outbox) -> None:
-        self.allowed = allowed
+    def __init__(self, access: Access, outbox: Outbox) -> None:
+        self.access = access
         self.outbox = outbox
 
     async def __call__(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user = update.effective_user
         if user is None:
             raise ApplicationHandlerStop
-        if user.id in self.allowed:
+        await self.access.refresh()
+        if self.access.allows(user.id):
             return
         log.info("refused unknown user %s", user.id)
         text = (f"Sorry, this is a private bot. Your Telegram user id is {user.id}: "

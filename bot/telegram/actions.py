@@ -17,6 +17,7 @@ from bot.telegram.session import Session
 from bot.telegram.tap import Tap
 from engine.errors import InvalidResponse
 from engine.protocol import InteractionResponse, MediaDisplay, SelectDisplay, SubActionRequest, TextInputDisplay
+from engine.spending import dollars
 
 Action = Callable[[CCBot, Tap], Awaitable[None]]
 
@@ -188,14 +189,34 @@ async def generate(bot: CCBot, tap: Tap) -> None:
     if earlier and earlier[-1].status == "completed":  # a replayed tap: nothing new is made or paid
         await tap.answer("Already made: the results are above.")
         return
-    await tap.answer(f"Starting {panel.label}…" if not earlier or earlier[-1].status in ("failed", "cancelled")
-                     else f"{panel.label} is on it already.")
+    retry = not earlier or earlier[-1].status in ("failed", "cancelled")
+    if retry:
+        noun = NOUNS.get(disp.sub_actions[0].action_type if disp.sub_actions else "", "This")
+        await bot.engine.spending.check(session.owner, panel.price_usd, noun)  # refused before anything
+        if panel.price_usd > bot.settings.ccbot_confirm_above_usd and args[3:4] != ["ok"]:
+            await tap.answer()
+            await ask_to_confirm(bot, tap, noun, panel.price_usd, panel.label)
+            return
+    await tap.answer(f"Starting {panel.label}…" if retry else f"{panel.label} is on it already.")
     changed = {k: v for k, v in params.items() if k in {f.name for f in panel.fields}}
     await bot.engine.start_sub_action(session.run_id, SubActionRequest(
         interaction_id=tap.question.interaction_id, prompt_key=panel.prompt_key, params=changed, request_key=key),
         session.owner)
     session.settings = None  # back to the overview, where the job's line shows how it goes
     await bot.show(await bot.engine.get_run(session.run_id), session)
+
+NOUNS = {"img2vid": "This clip", "txt2img": "This set of pictures", "img2img": "This set of pictures",
+         "txt2audio": "This track"}
+
+
+async def ask_to_confirm(bot: CCBot, tap: Tap, noun: str, usd: float, label: str) -> None:
+    """A large single action asks once; its "Go ahead" is the same Generate, confirmed."""
+    go = bot.presenter.button("✅ Go ahead", "gen", tap.question.interaction_id, f"{tap.data.arg}.ok")
+    no = bot.presenter.button("✖ Not now", "cancel", tap.question.interaction_id)
+    await bot.outbox.send(tap.chat_id, OutMessage(
+        text=f"💸 {noun} costs about {dollars(usd)} ({render.esc(label)}). Go ahead?", buttons=[[go, no]]),
+        urgent=True)
+
 
 async def choose(bot: CCBot, tap: Tap) -> None:
     match = next((c for c in render.generated_contents(_media(tap)) if c.key == tap.data.arg), None)
@@ -250,4 +271,16 @@ ON_QUESTION: dict[str, Action] = {
     "text-default": text_default, "skip": text_default, "param": param, "gen": generate, "choose": choose,
     "info": info, "settings": settings,
 }
-ON_MENU: dict[str, Action] = {"new": new, "resume": resume, "hist": history}
+async def forget(bot: CCBot, tap: Tap) -> None:
+    """The answer to /forget's question."""
+    if tap.data.arg != "yes":
+        await tap.answer("Nothing was deleted.")
+        return
+    await tap.answer("Deleting…")
+    deleted = await bot.engine.forget(tap.owner)
+    await bot.outbox.send(tap.chat_id, OutMessage(
+        text=f"🗑 Deleted {deleted.describe()}. What was spent stays in the operator's accounting, without "
+             "any content. /new starts afresh.", parse_mode=None), urgent=True)
+
+
+ON_MENU: dict[str, Action] = {"new": new, "resume": resume, "hist": history, "forget": forget}

@@ -6,6 +6,7 @@ update is still being handled is answered at once (its work waits its turn).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -24,7 +25,8 @@ from telegram.ext import (
 
 from bot import callbacks
 from bot.render import OutMessage
-from bot.telegram.access import Gate
+from bot.telegram.access import Access, Gate
+from bot.telegram.admin import ADMIN_COMMANDS, Admin
 from bot.telegram.actions import ON_MENU, ON_QUESTION
 from bot.telegram.catchup import catch_up
 from bot.telegram.ccbot import CCBot, callback_secret
@@ -42,6 +44,8 @@ from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 
+HOUSEKEEPING_EVERY_S = 3600.0
+
 
 class TelegramFront:
     """The bot's rooms wired together: handlers, the gate, progress, catch-up."""
@@ -53,8 +57,12 @@ class TelegramFront:
         sessions = Sessions(engine.services.store)
         presenter = Presenter(engine, sessions, outbox, callback_secret(settings))
         self.bot = CCBot(engine, sessions, outbox, presenter, settings, PersonLocks())
-        self.gate = Gate(settings.allowed_user_ids, outbox)
+        self.access = Access(engine.services.store, settings.allowed_user_ids, settings.admin_user_ids)
+        self.gate = Gate(self.access, outbox)
         self.commands = Commands(self.bot)
+        self.admin = Admin(self.bot, self.access, self.commands.unknown)
+        self.retention_days = settings.ccbot_retention_days
+        self._housekeeping: asyncio.Task[None] | None = None
         self.conversation = Conversation(self.bot)
         self.progress = Progress(self.bot, lambda coro: self._app().create_task(coro))
         engine.subscribe(self.progress.on_event)
@@ -67,8 +75,10 @@ class TelegramFront:
         self.app = app
         c = self.commands
         app.add_handler(TypeHandler(Update, self.gate), group=-1)
+        a = self.admin
         for name, handler in (("start", c.start), ("help", c.help), ("new", c.new), ("status", c.status),
-                              ("cancel", c.cancel), ("history", c.history)):
+                              ("cancel", c.cancel), ("history", c.history), ("forget", c.forget),
+                              ("spend", a.spend), ("allow", a.allow), ("deny", a.deny), ("budget", a.budget)):
             app.add_handler(CommandHandler(name, handler))
         app.add_handler(CallbackQueryHandler(self.on_callback))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.conversation.text))
@@ -77,8 +87,29 @@ class TelegramFront:
         app.add_error_handler(self.on_error)
 
     async def post_init(self, app: Application) -> None:
+        await self.access.refresh(force=True)
         await self.bot.outbox.set_commands(COMMANDS)
+        for admin in sorted(self.access.admins):  # only an admin's own chat lists the admin commands
+            await self.bot.outbox.set_commands(COMMANDS + ADMIN_COMMANDS, chat_id=admin)
         await catch_up(self.bot, self.progress)
+        if self.retention_days:
+            self._housekeeping = asyncio.create_task(self.expire_media(), name="expire media")
+
+    async def post_stop(self, app: Application) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+
+    async def expire_media(self) -> None:
+        """Media older than CCBOT_RETENTION_DAYS goes, now and then once an hour."""
+        assert self.retention_days
+        while True:
+            try:
+                cleaned = await self.bot.engine.expire_media(self.retention_days)
+                if cleaned:
+                    log.info("deleted the media of %d run(s) past %d days", len(cleaned), self.retention_days)
+            except Exception:  # keep trying next hour; never take the bot down
+                log.exception("could not expire old media")
+            await asyncio.sleep(HOUSEKEEPING_EVERY_S)
 
     # ----------------------------------------------------------- callbacks
     async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -131,6 +162,7 @@ def build_application(settings: Settings, engine: Engine, **builder_options: Any
         .media_write_timeout(300)
         .read_timeout(30)
         .post_init(front.post_init)
+        .post_stop(front.post_stop)
     )
     if settings.telegram_api_base_url:
         builder = builder.base_url(settings.telegram_api_base_url)

@@ -19,6 +19,7 @@ COMMANDS = [
     BotCommand("status", "where your video is, and what it cost"),
     BotCommand("cancel", "stop the current video"),
     BotCommand("history", "your finished videos"),
+    BotCommand("forget", "delete everything you made or sent here"),
     BotCommand("help", "how it works"),
 ]
 HELP = (
@@ -26,7 +27,7 @@ HELP = (
     "what moves, a clip, a caption, a title and music.\n\n"
     "Tap the buttons to choose. 🔄 asks for a new version (you can say what to change), "
     "↩️ goes back. You can leave at any time and come back later: /status shows where you are.\n\n"
-    "/new start a video · /status where am I · /cancel stop · /history finished videos"
+    "/new start a video · /status where am I · /cancel stop · /history finished videos · /forget delete my data"
 )
 
 
@@ -40,7 +41,11 @@ class Commands:
             "🐾 Hi! I help you make a short cute-pet video, one tap at a time.",
             "You pick pet, mood and scene; I make the picture, the clip, the caption and the music.",
         ]
-        if bot.engine.services.providers.all_offline:
+        budget = await bot.engine.spending.budget(owner_of(update.effective_user.id))
+        if budget.limit_usd == 0:
+            lines.append("ℹ️ Your budget here is $0, so nothing paid is made for you: your videos use offline "
+                         "stand-ins (free), to show how it all works.")
+        elif bot.engine.services.providers.all_offline:
             lines.append("ℹ️ Demo mode: no provider keys are set, so pictures, clips and music are made offline.")
         buttons = [[bot.presenter.button("🎬 Start a new video", "new", "menu")]]
         if await bot.sessions.of_owner(owner_of(update.effective_user.id)) is not None:
@@ -66,6 +71,7 @@ class Commands:
             return
         text = render.render_status(await bot.engine.status_fields(view.run_id), view.current_step_name or "")
         text += f"\n💰 Spent so far: <b>{render.esc(view.spent)}</b>"
+        text += f"\n📅 {render.esc((await bot.engine.spending.budget(view.owner)).describe())}"
         if view.error:
             text += f"\n⚠️ {render.esc(view.error)}"
         buttons = [[bot.presenter.button("▶️ Show the current question", "resume", "menu")]]
@@ -89,12 +95,25 @@ class Commands:
                                   urgent=True)
             return
         rows = []
+        gone = [v for v in runs if v.result is not None and v.result.media_deleted]
+        runs = [v for v in runs if v not in gone]
         for view in runs:
             title = (view.result.title if view.result else "") or view.run_id[-6:]
             when = time.strftime("%d %b", time.gmtime(view.updated_at))
             rows.append([bot.presenter.button(render.shorten(f"🎬 {when} · {title}", 48), "hist", view.run_id)])
-        await bot.outbox.send(chat, OutMessage(text="Your finished videos: tap one to get it again.", buttons=rows,
-                                               parse_mode=None), urgent=True)
+        note = f"\n({len(gone)} older one(s) were deleted after the keeping period.)" if gone else ""
+        text = ("Your finished videos: tap one to get it again." if rows else "Your older videos were deleted.") + note
+        await bot.outbox.send(chat, OutMessage(text=text, buttons=rows, parse_mode=None), urgent=True)
+
+    async def forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Ask first: this deletes everything of the person's (the accounting of what they spent stays)."""
+        text = ("🗑 This deletes everything you made or sent here: your videos, pictures, clips, music, photos and "
+                "words, and your history. It stops a video in progress. What was spent stays in the operator's "
+                "accounting (dates, providers and amounts, nothing else).")
+        buttons = [[self.bot.presenter.button("🗑 Delete everything", "forget", "menu", "yes"),
+                    self.bot.presenter.button("Keep it", "forget", "menu", "no")]]
+        await self.bot.outbox.send(update.effective_chat.id, OutMessage(text=text, buttons=buttons, parse_mode=None),
+                                   urgent=True)
 
     async def unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.bot.outbox.send(update.effective_chat.id, OutMessage(

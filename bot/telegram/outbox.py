@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from telegram import Bot, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Message
+from telegram import Bot, BotCommandScopeChat, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
@@ -140,10 +140,11 @@ class Outbox:
         message = await self.send(chat_id, out, urgent=urgent, quiet=quiet)
         return MessageRef(message_id=message.message_id, shown=shown)
 
-    async def set_commands(self, commands: list[Any]) -> None:
-        """The command menu Telegram shows (once at start-up)."""
+    async def set_commands(self, commands: list[Any], chat_id: int | None = None) -> None:
+        """The command menu Telegram shows (once at start-up): everyone's, or one chat's."""
+        scope = BotCommandScopeChat(chat_id) if chat_id is not None else None
         try:
-            await self.bot.set_my_commands(commands)
+            await self.bot.set_my_commands(commands, scope=scope)
         except TelegramError as exc:
             log.warning("could not register commands: %s", exc)
 
@@ -170,6 +171,11 @@ class Outbox:
         return await self._call(method, chat_id, lambda: send_file(
             self.bot, chat_id, kind, path, caption=caption, markup=markup(buttons or []), limit_bytes=self.upload_limit,
             duration_s=duration_s, width=width, height=height))
+
+    async def send_bytes(self, chat_id: int, data: Any, filename: str, caption: str = "") -> Message:
+        """A small file made in memory (e.g. a CSV report) as a document."""
+        return await self._call("sendDocument", chat_id, lambda: self.bot.send_document(
+            chat_id, data, filename=filename, caption=caption or None))
 
     async def send_album(self, chat_id: int, photos: list[tuple[str, str]]) -> list[Message]:
         """2 to 10 pictures as one message group (one call), each with its caption."""

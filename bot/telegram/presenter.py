@@ -178,8 +178,9 @@ class Presenter:
             return
         result = view.result or RunResult()
         video = result.video
+        cost = f"💰 This video cost {render.esc(view.spent)}." if view.spent_usd > 0 else ""
         caption = "\n\n".join(p for p in (f"<b>{render.esc(result.title)}</b>" if result.title else "",
-                                           render.esc(result.text)) if p)
+                                           render.esc(result.text), cost) if p)
         short, rest = render.fit_caption(caption)
         buttons = [[self.button("🎬 Make another", "new", view.run_id)]]
         if summary_file(result):

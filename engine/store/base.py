@@ -7,8 +7,9 @@ crash leaves them consistent with the log. Front ends keep their
 conversation state in `sessions` (one row per run, opaque JSON) and their
 deliver-once markers in `claims`.
 
-`after_commit` is a hook a test process may set (e.g. to SIGKILL itself right
-after a chosen event is committed); production code never sets it.
+`after_commit` and `before_commit` are hooks a test process may set (e.g. to
+SIGKILL itself right after, or right before, a chosen event is committed);
+production code never sets them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ CommitHook = Callable[[list[str]], None]
 class Store(ABC):
     path: Path | None = None
     after_commit: CommitHook | None = None
+    before_commit: CommitHook | None = None
 
     @abstractmethod
     async def close(self) -> None: ...
@@ -139,3 +141,7 @@ class Store(ABC):
     def committed(self, events: list[NewEvent]) -> None:
         if self.after_commit is not None:
             self.after_commit([e.type for e in events])
+
+    def committing(self, events: list[NewEvent]) -> None:
+        if self.before_commit is not None:
+            self.before_commit([e.type for e in events])

@@ -113,6 +113,7 @@ class SQLiteStore(Store):
         `runs.updated_at` in step. Job, status and accounting changes add a transaction."""
         if not events:
             return []
+        self.committing(events)
         now = time.time()
         marks = ",".join("(?,?,?,?,?,?)" for _ in events)
         params = [v for e in events for v in (run_id, e.type, e.step_id, e.module_name, dumps(e.data), now)]

@@ -70,15 +70,18 @@ class CountingMedia(MediaProvider):
         self.actions = inner.actions
         self.poll_interval_s = inner.poll_interval_s
         self.timeout_s = inner.timeout_s
+        self.price: Cost | None = None  # a list price, as a paid provider would quote
 
     def estimate_cost(self, request: GenerationRequest) -> Cost:
-        return self.inner.estimate_cost(request)
+        return self.price if self.price is not None else self.inner.estimate_cost(request)
 
     def validate(self, request: GenerationRequest) -> None:
         self.inner.validate(request)
 
     async def submit(self, request: GenerationRequest, out_dir: Path) -> SubmitResult:
         self.counts["submit"] = self.counts.get("submit", 0) + 1
+        by_action = f"submit:{request.action_type}"
+        self.counts[by_action] = self.counts.get(by_action, 0) + 1
         return await self.inner.submit(request, out_dir)
 
     async def poll(self, job_id: str, provider_data: dict[str, Any]) -> JobStatus:
@@ -108,9 +111,11 @@ class CountingRegistry:
 
 
 def counting_registry(delay_s: float = 0.0, *, slow: dict[tuple[str, str], float] | None = None,
-                      counts: dict[str, int] | None = None) -> CountingRegistry:
+                      counts: dict[str, int] | None = None,
+                      prices: dict[str, float] | None = None) -> CountingRegistry:
     """Offline providers, counted. `slow` gives single (provider, action) pairs
-    their own delay (e.g. a slow video and fast everything else)."""
+    their own delay (e.g. a slow video and fast everything else); `prices` gives
+    an action type (img2vid, txt2img...) a list price in dollars, as paid providers quote."""
     from engine.providers.offline import OfflineVideoProvider
 
     registry = offline_registry(delay_s)
@@ -121,7 +126,10 @@ def counting_registry(delay_s: float = 0.0, *, slow: dict[tuple[str, str], float
     for key, impl in list(registry.media_providers.items()):
         if slow and key in slow and isinstance(impl, OfflineVideoProvider):
             impl = OfflineVideoProvider(impl.name, delay_s=slow[key])
-        registry.media_providers[key] = CountingMedia(impl, counts)
+        counted = CountingMedia(impl, counts)
+        if prices and key[1] in prices:
+            counted.price = Cost(usd=prices[key[1]])
+        registry.media_providers[key] = counted
     return CountingRegistry(registry, llm, counts)
 
 
@@ -284,6 +292,7 @@ async def start_bot(
     engine = await Engine.open(
         db_path=settings.db_path, media_root=settings.media_root,
         providers=providers or offline_registry(), workflow_dirs=[workflow], poll_scale=0.01,
+        budget_usd=settings.ccbot_user_budget_usd, usd_per_credit=settings.ccbot_leonardo_usd_per_credit,
     )
     app, front = build_application(settings, engine)
     # busy() and kill() look at PTB internals: fail loudly if a PTB upgrade renames them
@@ -302,6 +311,13 @@ async def running_bot(tg: FakeTelegramServer, data_dir: Path, **kwargs: Any) -> 
         yield bot
     finally:
         await bot.stop()
+
+
+def newest_with(tg: FakeTelegramServer, chat_id: int, label: str) -> dict:
+    for message in reversed(tg.bot_messages(chat_id)):
+        if any(label in text for text, _ in tg.buttons_of(message)):
+            return message
+    raise AssertionError(f"no message with a {label!r} button")
 
 
 # ------------------------------------------------------------------ CC walks

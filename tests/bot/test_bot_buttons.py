@@ -16,6 +16,7 @@ from tests.bot.harness import (
     ROOT,
     cc_to_images,
     counting_registry,
+    newest_with,
     running_bot,
 )
 from tests.conftest import scripted_registry
@@ -23,12 +24,6 @@ from tests.fakes.telegram_server import FakeTelegramServer
 
 MINI = ROOT / "tests" / "data" / "mini"
 
-
-def newest_with(tg: FakeTelegramServer, chat_id: int, label: str) -> dict:
-    for message in reversed(tg.bot_messages(chat_id)):
-        if any(label in text for text, _ in tg.buttons_of(message)):
-            return message
-    raise AssertionError(f"no message with a {label!r} button")
 
 
 def labels(message: dict) -> list[str]:

@@ -19,7 +19,7 @@ async def test_kill_mid_generation_then_restart_delivers_the_clip_once(tg: FakeT
     killed = False
     try:
         await cc_to_video(first)
-        assert counts == {"submit": 1, "poll": 1, "fetch": 1}, "the image job, for comparison"
+        assert counts == {"submit": 1, "submit:txt2img": 1, "poll": 1, "fetch": 1}, "the image job, for comparison"
         videos_before = len(tg.calls_to("sendVideo"))
         query = await first.press("Generate with", settle=False)
         assert tg.callback_answer(query)["text"].startswith("Starting")

@@ -39,7 +39,7 @@ def main() -> int:
     from engine.providers.registry import offline_registry
     from engine.api import Engine
     from engine.settings import Settings
-    from tests.resilience.faults import ENV, kill_after
+    from tests.resilience.faults import ENV, ENV_BEFORE, kill_after
 
     settings = Settings(_env_file=None)
     configure_logging(settings)
@@ -68,10 +68,12 @@ def main() -> int:
     asyncio.set_event_loop(loop)
     engine = loop.run_until_complete(Engine.open(
         db_path=settings.db_path, media_root=settings.media_root, providers=registry,
+        budget_usd=settings.ccbot_user_budget_usd, usd_per_credit=settings.ccbot_leonardo_usd_per_credit,
         workflow_dirs=[Path(workflow)] if workflow else None,
         poll_scale=float(env.get("RESILIENCE_POLL_SCALE", "1") or 1),
     ))
     engine.services.store.after_commit = kill_after(env.get(ENV))
+    engine.services.store.before_commit = kill_after(env.get(ENV_BEFORE))
     app, _ = build_application(settings, engine)
     try:
         app.run_polling(close_loop=False, poll_interval=0.0, timeout=5)

@@ -19,6 +19,7 @@ import signal
 from engine.store import CommitHook
 
 ENV = "CCBOT_FAULT_KILL_AFTER"
+ENV_BEFORE = "CCBOT_FAULT_KILL_BEFORE"  # the same, just before the chosen event is committed
 
 
 def kill_after(spec: str | None) -> CommitHook | None:

@@ -158,11 +158,14 @@ class BotProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.returncode is None
 
-    async def start(self, kill_after: str | None = None, timeout: float = 60.0) -> None:
+    async def start(self, kill_after: str | None = None, timeout: float = 60.0, *,
+                    kill_before: str | None = None) -> None:
         assert not self.alive
         env = dict(self.env)
         if kill_after:
             env["CCBOT_FAULT_KILL_AFTER"] = kill_after
+        if kill_before:
+            env["CCBOT_FAULT_KILL_BEFORE"] = kill_before
         mark = self.tg.mark()
         log = open(self.log_path, "ab")  # noqa: SIM115, ASYNC230 - a local file, handed to the child
         try:

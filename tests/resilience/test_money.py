@@ -1,0 +1,62 @@
+"""Money across a real SIGKILL: the bot dies after a provider took a paid
+request but before the bot wrote that down. The accounting still holds that
+call, once: reserved at its estimate before the call, never lost, never
+counted twice, and nothing is resubmitted behind the person's back."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from tests.resilience.harness import (
+    CC,
+    BotProcess,
+    Fakes,
+    Person,
+    RunReader,
+    drive,
+    make_policy,
+    secret_for,
+    user_visible_problems,
+)
+from tests.resilience.report import record
+
+ALICE = 1001
+
+
+def ledger(db: Path, owner: str) -> list[tuple[str, str, str, float, float | None]]:
+    with sqlite3.connect(db) as con:
+        return con.execute("SELECT key, provider, status, estimate_usd, actual_usd FROM spend WHERE owner=?"
+                           " ORDER BY created_at", (owner,)).fetchall()
+
+
+async def test_a_kill_between_a_paid_call_and_its_record_is_charged_once(fakes: Fakes, tmp_path: Path) -> None:
+    bot = BotProcess(fakes, tmp_path / "data", users=(ALICE,), workflow=CC)
+    reader = RunReader(bot.db_path, CC)
+    person = Person(fakes.tg, ALICE, secret_for(fakes))
+    kills = ["job_submitted:1"]  # the first paid media call (the pictures): taken, then the bot dies
+
+    async def restart() -> None:
+        await bot.start(kill_before=kills.pop(0) if kills else None)
+
+    await restart()
+    try:
+        result = await drive(bot, reader, person, make_policy(), restart=restart)
+    finally:
+        await bot.stop()
+    assert bot.kills == 1 and kills == []
+    run = reader.run(result.run_id)
+    assert run.status == "completed"
+    jobs = [r for r in ledger(bot.db_path, person.owner) if r[0].startswith("job_")]
+    paid = fakes.paid_creates()
+    assert len(jobs) == len(paid), f"every paid media call once in the accounting: {jobs} vs {len(paid)} paid"
+    (lost,) = [r for r in jobs if r[2] == "reserved"]  # the call whose record never came: at its estimate
+    assert lost[3] > 0 and lost[4] is None
+    interrupted = [j for j in run.jobs.values() if j.status == "failed"]
+    assert len(interrupted) == 1 and "not charged twice" in (interrupted[0].error or "")
+    llm = [r for r in ledger(bot.db_path, person.owner) if r[0].startswith("llm_")]
+    assert len(llm) == fakes.llm_calls(), "every LLM call once in the accounting"
+    assert all(r[2] == "charged" for r in llm)
+    assert user_visible_problems(fakes, [ALICE]) == []
+    record("money_kill", {"paid_media_calls": len(paid), "accounting_rows": len(jobs), "counted_at_estimate": 1,
+                          "llm_calls": fakes.llm_calls(), "llm_rows": len(llm)})
