@@ -89,6 +89,29 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _database_server() -> Any:
+    """With CCBOT_TEST_DATABASE=postgres: one throwaway PostgreSQL for the session
+    (missing here: the run says why and skips; in CI it is an error)."""
+    from tests import databases, pg
+
+    if databases.BACKEND != "postgres":
+        yield None
+        return
+    reason = pg.missing_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.exit(f"CI must run the PostgreSQL tests, but {reason}", returncode=3)
+        pytest.skip(f"PostgreSQL tests skipped: {reason}", allow_module_level=True)
+    server = pg.PostgresServer().start()
+    databases.use_server(server.url())
+    try:
+        yield server
+    finally:
+        databases.use_server(None)
+        server.stop()
+
+
 @pytest.fixture(autouse=True)
 def _no_real_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see a developer's real keys."""

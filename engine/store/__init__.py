@@ -10,7 +10,13 @@ from engine.store.sqlite import SQLiteStore
 
 
 async def open_store(location: str | Path) -> Store:
-    """A store for a SQLite file path (the default)."""
+    """The store at `location`: a postgresql:// URL (several processes), else a
+    SQLite file path (the embedded default)."""
+    text = str(location)
+    if text.startswith(("postgresql://", "postgres://")):
+        from engine.store.postgres import PostgresStore  # asyncpg only when it is used
+
+        return await PostgresStore.open(text)
     return await SQLiteStore.open(location)
 
 

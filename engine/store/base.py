@@ -14,8 +14,9 @@ production code never sets them.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,27 @@ class Store(ABC):
     path: Path | None = None
     after_commit: CommitHook | None = None
     before_commit: CommitHook | None = None
+    shared = False  # True: several processes work on this store (locks and freshness checks needed)
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    # ------------------------------------------------------------- sharing
+    @contextlib.asynccontextmanager
+    async def lock(self, namespace: str, key: str) -> AsyncIterator[None]:
+        """A lock across processes (a run, a person). One process needs none: its
+        own asyncio locks suffice, so the embedded store's is a no-op."""
+        yield
+
+    @abstractmethod
+    async def last_seq(self, run_id: str) -> int:
+        """The newest event's seq of a run (0 when it has none)."""
+
+    async def publish(self, message: dict[str, Any]) -> None:
+        """Pass an engine event to the other processes (none for the embedded store)."""
+
+    async def listen(self, callback: Callable[[dict[str, Any]], Awaitable[None] | None]) -> None:
+        """Receive what other processes publish (nothing for the embedded store)."""
 
     # ---------------------------------------------------------------- runs
     @abstractmethod

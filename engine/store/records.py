@@ -119,5 +119,13 @@ def dumps(data: Any) -> str | bytes:
 
 def loads(value: str | bytes) -> Any:
     if isinstance(value, (bytes, memoryview)):
-        value = zlib.decompress(bytes(value)).decode("utf-8")
+        raw = bytes(value)
+        # plain JSON text stored as bytes (PostgreSQL's BYTEA) starts like JSON; zlib never does
+        value = raw.decode("utf-8") if raw[:1] in (b"{", b"[", b'"') else zlib.decompress(raw).decode("utf-8")
     return json.loads(value)
+
+
+def dumps_bytes(data: Any) -> bytes:
+    """`dumps` as bytes, for a database column of bytes."""
+    value = dumps(data)
+    return value.encode("utf-8") if isinstance(value, str) else value

@@ -30,7 +30,7 @@ from engine.store.records import (
     dumps,
     loads,
 )
-from engine.store.schema import SQLITE_MIGRATIONS
+from engine.store.schema import SQLITE, migrations
 
 _RUN_COLUMNS = "run_id, owner, workflow_id, status, created_at, updated_at"
 _SESSION_COLUMNS = "run_id, owner, key, data, updated_at"
@@ -70,7 +70,7 @@ class SQLiteStore(Store):
         await self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         rows = await self._db.execute_fetchall("SELECT MAX(version) FROM schema_version")
         current = (list(rows)[0][0] or 0) if rows else 0
-        for version, script in enumerate(SQLITE_MIGRATIONS, start=1):
+        for version, script in enumerate(migrations(SQLITE), start=1):
             if version > current:
                 await self._transaction([(s, ()) for s in script]
                                         + [("INSERT INTO schema_version(version) VALUES (?)", (version,))])
@@ -144,6 +144,10 @@ class SQLiteStore(Store):
         # one statement, one writer: the rows got consecutive seqs ending at `last`
         first = last - len(events) + 1
         return [Event(first + i, run_id, e.type, e.step_id, e.module_name, e.data, now) for i, e in enumerate(events)]
+
+    async def last_seq(self, run_id: str) -> int:
+        rows = await self._rows("SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id=?", (run_id,))
+        return int(rows[0][0])
 
     async def write_snapshot(self, run_id: str, seq: int, state: dict[str, Any]) -> None:
         await self._write("INSERT INTO snapshots(run_id, seq, state) VALUES (?,?,?)"

@@ -28,6 +28,7 @@ from engine.providers.base import (
 from engine.providers.registry import ProviderRegistry, offline_registry
 from engine.api import Engine
 from engine.settings import Settings
+from tests.databases import store_for
 from tests.fakes.telegram_server import FakeTelegramServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -290,7 +291,7 @@ async def start_bot(
     if configure:
         configure(settings)
     engine = await Engine.open(
-        db_path=settings.db_path, media_root=settings.media_root,
+        store=await store_for(data_dir), media_root=settings.media_root,
         providers=providers or offline_registry(), workflow_dirs=[workflow], poll_scale=0.01,
         budget_usd=settings.ccbot_user_budget_usd, usd_per_credit=settings.ccbot_leonardo_usd_per_credit,
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from engine.protocol import InteractionResponse, SubActionRequest
 from engine.api import Engine
-from engine.store import SQLiteStore
+from tests.databases import store_for
 from tests.conftest import MINI, CountingImages, ScriptedLLM, scripted_registry
 
 
@@ -20,18 +20,20 @@ class Crash(BaseException):
     pass
 
 
-class CrashingStore(SQLiteStore):
+class CrashingStore:
+    """The store's commit hook that "dies" (raises a BaseException, which no code
+    catches) right after its Nth committed append, on SQLite or PostgreSQL."""
+
     crash_after: int | None = None
     appends = 0
     crashed = False
 
-    async def append(self, run_id, events, **kwargs):  # type: ignore[override]
-        written = await super().append(run_id, events, **kwargs)
+    @staticmethod
+    def after_commit(event_types: list[str]) -> None:
         CrashingStore.appends += 1
         if CrashingStore.crash_after is not None and CrashingStore.appends == CrashingStore.crash_after:
             CrashingStore.crashed = True  # also when the writer was a background job task
             raise Crash(f"killed after append {CrashingStore.appends}")
-        return written
 
 
 ANSWERS = {
@@ -43,8 +45,10 @@ ANSWERS = {
 
 
 async def open_engine(data_dir: Path, images: CountingImages) -> Engine:
+    store = await store_for(data_dir)
+    store.after_commit = CrashingStore.after_commit
     return await Engine.open(
-        store=await CrashingStore.open(data_dir / "ccbot.sqlite3"), media_root=data_dir / "media",
+        store=store, media_root=data_dir / "media",
         providers=scripted_registry(ScriptedLLM(), images), workflow_dirs=[MINI], poll_scale=0.01,
     )
 

@@ -10,12 +10,13 @@ from engine.modules.base import InvalidResponse
 from engine.protocol import InteractionResponse, InteractionType, SubActionRequest
 from engine.api import Engine
 from engine.errors import NotOwner, StaleInteraction
+from tests.databases import store_for
 from tests.conftest import MINI, CountingImages, ScriptedLLM, scripted_registry
 
 
 async def open_engine(data_dir: Path, llm: ScriptedLLM, images: CountingImages) -> Engine:
     return await Engine.open(
-        db_path=data_dir / "ccbot.sqlite3",
+        store=await store_for(data_dir),
         media_root=data_dir / "media",
         providers=scripted_registry(llm, images),
         workflow_dirs=[MINI],

@@ -8,12 +8,13 @@ from pathlib import Path
 from engine.api import Engine
 from engine.providers.base import Cost
 from engine.store import SpendChange
+from tests.databases import store_for
 from tests.conftest import MINI, CountingImages, ScriptedLLM, scripted_registry
 from tests.players import play_first_choices
 
 
 async def finished_run(tmp_path: Path) -> tuple[Engine, str]:
-    engine = await Engine.open(db_path=tmp_path / "db.sqlite3", media_root=tmp_path / "media",
+    engine = await Engine.open(store=await store_for(tmp_path), media_root=tmp_path / "media",
                                providers=scripted_registry(ScriptedLLM(), CountingImages()), workflow_dirs=[MINI],
                                poll_scale=0.01)
     view = await engine.start_run("alice", "mini")

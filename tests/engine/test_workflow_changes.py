@@ -13,11 +13,12 @@ import pytest
 from engine.api import Engine
 from engine.errors import WorkflowChanged
 from engine.protocol import InteractionResponse
+from tests.databases import store_for
 from tests.conftest import MINI, CountingImages, ScriptedLLM, scripted_registry
 
 
 async def open_engine(data_dir: Path, workflow: Path) -> Engine:
-    return await Engine.open(db_path=data_dir / "ccbot.sqlite3", media_root=data_dir / "media",
+    return await Engine.open(store=await store_for(data_dir), media_root=data_dir / "media",
                              providers=scripted_registry(ScriptedLLM(), CountingImages()), workflow_dirs=[workflow])
 
 
