@@ -66,7 +66,7 @@ def cmd_spend(args: argparse.Namespace) -> int:
     settings = load_settings()
 
     async def main() -> str:
-        store = await open_store(settings.db_path)
+        store = await open_store(settings.database)
         try:
             report = await spend_report(store, args.month)
         finally:

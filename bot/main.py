@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import logging
+import signal
 import sys
 from pathlib import Path
 
 from engine.api import Engine
 from engine.settings import Settings
+from engine.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,8 @@ async def open_engine(settings: Settings, workflow: Path | None = None) -> Engin
     folders = [workflow] if workflow else None
     if folders is None and settings.ccbot_workflows_dir:
         folders = discover_workflows(settings.ccbot_workflows_dir)
-    return await Engine.open(db_path=settings.db_path, media_root=settings.media_root, providers=registry,
+    return await Engine.open(store=await open_store(settings.database), media_root=settings.media_root,
+                             providers=registry,
                              workflow_dirs=folders, budget_usd=settings.ccbot_user_budget_usd,
                              usd_per_credit=settings.ccbot_leonardo_usd_per_credit)
 
@@ -67,20 +70,41 @@ def run_bot(settings: Settings, webhook: bool = False) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     engine = loop.run_until_complete(open_engine(settings))
-    app, _ = build_application(settings, engine)
     try:
         if webhook:
-            app.run_webhook(
-                listen=settings.webhook_listen,
-                port=settings.webhook_port,
-                url_path="telegram",
-                webhook_url=settings.webhook_url,
-                secret_token=settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
-                close_loop=False,
-            )
+            loop.run_until_complete(serve_webhook(settings, engine))
         else:
+            app, _ = build_application(settings, engine)
             app.run_polling(close_loop=False)
     finally:
         loop.run_until_complete(engine.close())
         loop.close()
     return 0
+
+
+async def serve_webhook(settings: Settings, engine: Engine) -> None:
+    """One of possibly several identical processes behind one URL: our own route
+    answers Telegram only once an update was handled (bot/telegram/webhook.py)."""
+    from bot.telegram.app import build_application
+    from bot.telegram.webhook import WebhookServer
+
+    app, front = build_application(settings, engine, updater=None)
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await app.initialize()
+    await front.post_init(app)
+    await app.start()
+    server = WebhookServer(front.bot, app, secret)
+    server.start(settings.webhook_listen, settings.webhook_port)
+    assert settings.webhook_url
+    await front.bot.outbox.set_webhook(settings.webhook_url, secret)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+        await front.post_stop(app)
+        await app.stop()
+        await app.shutdown()

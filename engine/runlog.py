@@ -5,6 +5,14 @@
 - `append` writes events (callers hold the run's lock), then folds them in,
   so what is in memory is always what a restart would rebuild.
 - `notify` tells subscribers (front ends) what happened to a run.
+
+On a store several processes share (PostgreSQL), another process may have
+appended since this one cached a run: `load` and `hold` first fold whatever
+the log has beyond the cached state, and `append` folds the log's order
+(theirs and ours) rather than only its own events. Who may change a run at
+the same moment is kept apart above this room (one person's updates in order;
+a worker only touches jobs and background work), so their events interleave
+but never contradict.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -19,6 +28,7 @@ from typing import Any
 from engine.definitions import WorkflowDef
 from engine.errors import EngineError, RunNotFound
 from engine.fold import AnswerText, Fold
+from engine.ids import new_id
 from engine.locks import KeyedLocks
 from engine.protocol import EngineEvent
 from engine.state import RunState
@@ -27,6 +37,8 @@ from engine.store import JobChange, NewEvent, SpendChange, Store
 log = logging.getLogger(__name__)
 
 SNAPSHOT_EVERY = 60  # events
+PROGRESS_EVENTS = ("job_progress", "module_progress")
+PUBLISH_PROGRESS_EVERY_S = 2.0
 CACHE_SIZE = 512  # runs kept folded in memory; the least recently used go first
 
 Listener = Callable[[EngineEvent], Awaitable[None]]
@@ -42,6 +54,8 @@ class RunLog:
         self._cache: OrderedDict[str, RunState] = OrderedDict()
         self._locks = KeyedLocks()
         self._listeners: list[Listener] = []
+        self.publish = False  # a process with no front end (a worker): its events go to the others
+        self._published: dict[str, float] = {}
 
     # ------------------------------------------------------------- locks
     def lock(self, run_id: str) -> asyncio.Lock:
@@ -57,6 +71,26 @@ class RunLog:
         async with self.lock(run_id):
             yield await self.load(run_id)
 
+    async def _catch_up(self, run: RunState) -> RunState:
+        """Fold what other processes appended since this copy was made (shared stores only)."""
+        if not self.store.shared:
+            return run
+        newer = await self.store.events(run.run_id, after_seq=run.last_seq)
+        if not newer:
+            return run
+        fold = self.folds[run.workflow_id]
+        if any(e.type == "jump_requested" for e in newer):
+            self._replace(run, fold.replay(await self.store.events(run.run_id)))
+        else:
+            for event in newer:
+                fold.apply(run, event)
+        return run
+
+    @staticmethod
+    def _replace(run: RunState, fresh: RunState) -> None:
+        for name in RunState.model_fields:
+            setattr(run, name, getattr(fresh, name))
+
     # ------------------------------------------------------------ reading
     def workflow_of(self, run: RunState) -> WorkflowDef:
         return self.workflows[run.workflow_id]
@@ -65,7 +99,7 @@ class RunLog:
         run = self._cache.get(run_id)
         if run is not None:
             self._cache.move_to_end(run_id)
-            return run
+            return await self._catch_up(run)
         row = await self.store.get_run(run_id)
         if row is None:
             raise RunNotFound("That run does not exist.")
@@ -125,11 +159,12 @@ class RunLog:
     ) -> None:
         """Write events, then fold them in. Callers hold the run (`hold`)."""
         fold = self.folds[run.workflow_id]
+        before = run.last_seq
         written = await self.store.append(run.run_id, events, run_status=run_status, jobs=jobs, spend=spend)
+        if self.store.shared:  # the log's order: another process's events may sit between ours
+            written = await self.store.events(run.run_id, after_seq=before)
         if any(e.type == "jump_requested" for e in written):
-            fresh = fold.replay(await self.store.events(run.run_id))
-            for name in RunState.model_fields:
-                setattr(run, name, getattr(fresh, name))
+            self._replace(run, fold.replay(await self.store.events(run.run_id)))
         else:
             for event in written:
                 fold.apply(run, event)
@@ -143,10 +178,28 @@ class RunLog:
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
+    async def _publish(self, event: EngineEvent) -> None:
+        """To the other processes (the bot processes of a scaled deployment); progress
+        is cosmetic, so at most one an interval per job."""
+        if event.type in PROGRESS_EVENTS:
+            key = f"{event.run_id}:{event.type}:{event.data.get('job_id') or event.data.get('module')}"
+            now = time.monotonic()
+            if now - self._published.get(key, 0.0) < PUBLISH_PROGRESS_EVERY_S:
+                return
+            self._published[key] = now
+            if len(self._published) > 10_000:
+                self._published.clear()
+        try:
+            await self.store.publish({"id": new_id("evt"), "event": event.model_dump(mode="json")})
+        except Exception:  # a front end that misses progress must not stop a job
+            log.exception("could not pass on %s", event.type)
+
     async def notify(self, run: RunState, type_: str, data: dict[str, Any] | None = None) -> None:
-        if not self._listeners:
+        if not self._listeners and not self.publish:
             return
         event = EngineEvent(run_id=run.run_id, owner=run.owner, origin=run.origin, type=type_, data=data or {})
+        if self.publish:
+            await self._publish(event)
         for listener in list(self._listeners):
             try:
                 await listener(event)

@@ -18,6 +18,7 @@ class Settings(BaseSettings):
 
     # --- storage
     ccbot_data_dir: Path = Field(default=Path("data"))
+    ccbot_database_url: str | None = None  # postgresql://... for several processes; unset: SQLite in the data dir
     ccbot_workflows_dir: Path | None = None  # default: the repository's workflows/
 
     # --- OpenAI (LLM + images)
@@ -115,6 +116,11 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.ccbot_data_dir / "ccbot.sqlite3"
+
+    @property
+    def database(self) -> str | Path:
+        """Where the store lives: CCBOT_DATABASE_URL, else the SQLite file in the data dir."""
+        return self.ccbot_database_url or self.db_path
 
     @property
     def media_root(self) -> Path:

@@ -40,6 +40,7 @@ from bot.telegram.session import Sessions
 from bot.telegram.tap import NotYours, PersonLocks, Tap, owner_of
 from engine.api import Engine
 from engine.errors import EngineError, InvalidResponse, StaleInteraction
+from engine.protocol import EngineEvent
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class TelegramFront:
         outbox = Outbox(lambda: self._app().bot, flood, settings.telegram_upload_limit_mb * 1024 * 1024)
         sessions = Sessions(engine.services.store)
         presenter = Presenter(engine, sessions, outbox, callback_secret(settings))
-        self.bot = CCBot(engine, sessions, outbox, presenter, settings, PersonLocks())
+        self.bot = CCBot(engine, sessions, outbox, presenter, settings, PersonLocks(engine.services.store))
         self.access = Access(engine.services.store, settings.allowed_user_ids, settings.admin_user_ids)
         self.gate = Gate(self.access, outbox)
         self.commands = Commands(self.bot)
@@ -91,9 +92,19 @@ class TelegramFront:
         await self.bot.outbox.set_commands(COMMANDS)
         for admin in sorted(self.access.admins):  # only an admin's own chat lists the admin commands
             await self.bot.outbox.set_commands(COMMANDS + ADMIN_COMMANDS, chat_id=admin)
+        store = self.bot.engine.services.store
+        if store.shared:  # what workers report reaches one of the bot processes
+            await store.listen(self.on_remote_event)
         await catch_up(self.bot, self.progress)
         if self.retention_days:
             self._housekeeping = asyncio.create_task(self.expire_media(), name="expire media")
+
+    async def on_remote_event(self, message: dict[str, Any]) -> None:
+        """An engine event from another process (a worker): handled by exactly one bot process."""
+        event_id = str(message.get("id") or "")
+        if not event_id or not (await self.bot.sessions.claim([f"event:{event_id}"]))[0]:
+            return
+        await self.progress.on_event(EngineEvent.model_validate(message["event"]))
 
     async def post_stop(self, app: Application) -> None:
         if self._housekeeping is not None:
@@ -121,10 +132,10 @@ class TelegramFront:
         if data is None:
             await tap.answer("This button is not valid.")
             return
-        lock = bot.locks(owner_of(tap.user_id))
-        if lock.locked():  # still busy with this person's last tap or a delivery: stop the spinner now
+        owner = owner_of(tap.user_id)
+        if bot.locks.busy(owner):  # still busy with this person's last tap or a delivery: stop the spinner now
             await tap.answer()
-        async with lock:
+        async with bot.locks.hold(owner):
             try:
                 if data.action in ON_QUESTION:
                     await tap.resolve(bot.sessions, bot.engine)

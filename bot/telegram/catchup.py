@@ -52,7 +52,7 @@ async def catch_up_run(bot: CCBot, progress: Progress, view: RunView) -> None:
                 await progress.job_finished(EngineEvent(
                     run_id=view.run_id, owner=view.owner, origin=view.origin, type=f"job_{job.status}",
                     data={"job_id": job.job_id, "error": job.error}))
-    async with bot.locks(view.owner):
+    async with bot.locks.hold(view.owner):
         session = await bot.sessions.of_run(view.run_id) or session
         view = await bot.engine.get_run(view.run_id)
         screen = view.pending.interaction_id if view.pending is not None else f"error:{view.updated_at}"

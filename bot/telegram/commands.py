@@ -57,7 +57,7 @@ class Commands:
         await self.bot.outbox.send(update.effective_chat.id, OutMessage(text=HELP, parse_mode=None), urgent=True)
 
     async def new(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        async with self.bot.locks(owner_of(update.effective_user.id)):
+        async with self.bot.locks.hold(owner_of(update.effective_user.id)):
             await self.bot.start_new(update.effective_user.id, update.effective_chat.id, force=False)
 
     async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -79,7 +79,7 @@ class Commands:
 
     async def cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         bot, owner, chat = self.bot, owner_of(update.effective_user.id), update.effective_chat.id
-        async with bot.locks(owner):
+        async with bot.locks.hold(owner):
             view = await bot.engine.active_run(owner)
             if view is None:
                 await bot.outbox.send(chat, OutMessage(text="Nothing to cancel.", parse_mode=None), urgent=True)

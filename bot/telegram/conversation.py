@@ -22,7 +22,7 @@ class Conversation:
     async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         bot, owner, chat = self.bot, owner_of(update.effective_user.id), update.effective_chat.id
         text = update.effective_message.text or ""
-        async with bot.locks(owner):
+        async with bot.locks.hold(owner):
             session = await bot.sessions.of_owner(owner)
             view = await bot.engine.get_run(session.run_id) if session is not None else None
             if session is None or view is None or view.status != RunStatus.ACTIVE:
@@ -55,7 +55,7 @@ class Conversation:
 
     async def other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         bot, owner, chat = self.bot, owner_of(update.effective_user.id), update.effective_chat.id
-        async with bot.locks(owner):
+        async with bot.locks.hold(owner):
             session = await bot.sessions.of_owner(owner)
             view = await bot.engine.get_run(session.run_id) if session is not None else None
             if session is None or view is None or view.status != RunStatus.ACTIVE:

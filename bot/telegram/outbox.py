@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from telegram import Bot, BotCommandScopeChat, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Message
+from telegram import Bot, BotCommandScopeChat, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
@@ -147,6 +147,10 @@ class Outbox:
             await self.bot.set_my_commands(commands, scope=scope)
         except TelegramError as exc:
             log.warning("could not register commands: %s", exc)
+
+    async def set_webhook(self, url: str, secret: str | None) -> None:
+        """Where Telegram posts updates (every process of a scaled bot says the same)."""
+        await self.bot.set_webhook(url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
 
     async def pin(self, chat_id: int, message_id: int) -> None:
         try:

@@ -93,10 +93,10 @@ class Progress:
         bot = self.bot
         await bot.outbox.chat_action(chat_id, ChatAction.UPLOAD_VIDEO if event.data.get("provider") else
                                      ChatAction.TYPING)
-        lock = bot.locks(event.owner)
-        if lock.locked() or not self._due(str(event.data["job_id"]), final=False, every=JOB_EDIT_EVERY_S):
+        if bot.locks.busy(event.owner) or not self._due(str(event.data["job_id"]), final=False,
+                                                         every=JOB_EDIT_EVERY_S):
             return
-        async with lock:
+        async with bot.locks.hold(event.owner):
             session = await bot.sessions.of_run(event.run_id)
             if session is not None and session.control is not None:
                 await bot.show(await bot.engine.get_run(event.run_id), session)
@@ -130,7 +130,7 @@ class Progress:
 
     async def run_advanced(self, event: EngineEvent) -> None:
         """A long module finished (or failed) off the tap: show where the run is now."""
-        async with self.bot.locks(event.owner):
+        async with self.bot.locks.hold(event.owner):
             session = await self.bot.sessions.of_run(event.run_id)
             if session is not None:
                 await self.bot.show(await self.bot.engine.get_run(event.run_id), session)
@@ -141,7 +141,7 @@ class Progress:
         tap is not kept waiting behind an upload."""
         bot = self.bot
         job_id = str(event.data["job_id"])
-        async with bot.locks(event.owner):
+        async with bot.locks.hold(event.owner):
             session = await bot.sessions.of_run(event.run_id)
             if session is None:
                 return
@@ -153,7 +153,7 @@ class Progress:
                                                                                      MediaDisplay)
             uploads = await bot.presenter.claim_contents(view.pending, session, True) if media else []
         await bot.presenter.upload(session.chat_id, uploads)
-        async with bot.locks(event.owner):
+        async with bot.locks.hold(event.owner):
             session = await bot.sessions.of_run(event.run_id)
             if session is not None:
                 await bot.show(await bot.engine.get_run(event.run_id), session)  # the Pick buttons

@@ -7,6 +7,9 @@ view comes from the engine (cached), never looked up again.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +19,7 @@ from bot.telegram.session import Session, Sessions
 from engine.api import Engine
 from engine.errors import EngineError, StaleInteraction
 from engine.locks import KeyedLocks
+from engine.store import Store
 from engine.protocol import InteractionRequest, RunView
 
 
@@ -23,8 +27,35 @@ def owner_of(user_id: int) -> str:
     return f"tg:{user_id}"
 
 
-class PersonLocks(KeyedLocks):
-    """One person's updates one at a time, in order; different people side by side."""
+class PersonLocks:
+    """One person's updates one at a time, in order; different people side by
+    side. Across processes too when the store is shared (an advisory lock)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._local = KeyedLocks()
+
+    def busy(self, owner: str) -> bool:
+        """True while this process is handling something of this person's."""
+        lock = self._local.get(owner)
+        return lock is not None and lock.locked()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, owner: str) -> AsyncIterator[None]:
+        """Held for the whole handling of one update; a handler inside a holder
+        (the webhook route holds it around the update) does not wait for itself."""
+        if owner in _HELD.get():
+            yield
+            return
+        async with self._local(owner), self.store.lock("person", owner):
+            token = _HELD.set(_HELD.get() | {owner})
+            try:
+                yield
+            finally:
+                _HELD.reset(token)
+
+
+_HELD: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("held_people", default=frozenset())
 
 
 class NotYours(EngineError):

@@ -120,6 +120,10 @@ class Store(ABC):
         """Mark each key taken; True for the keys this call took (deliver-once)."""
 
     @abstractmethod
+    async def claimed(self, key: str) -> bool:
+        """Whether `key` is taken (without taking it)."""
+
+    @abstractmethod
     async def release(self, key: str) -> None:
         """Undo a claim whose delivery failed, so a later showing may try again."""
 

@@ -248,6 +248,9 @@ class PostgresStore(Store):
             seen.add(key)
         return out
 
+    async def claimed(self, key: str) -> bool:
+        return bool(await self._pool.fetchval("SELECT 1 FROM claims WHERE key=$1", key))
+
     async def release(self, key: str) -> None:
         await self._pool.execute("DELETE FROM claims WHERE key=$1", key)
 

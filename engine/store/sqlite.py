@@ -252,6 +252,9 @@ class SQLiteStore(Store):
             seen.add(key)
         return taken
 
+    async def claimed(self, key: str) -> bool:
+        return bool(await self._rows("SELECT 1 FROM claims WHERE key=?", (key,)))
+
     async def release(self, key: str) -> None:
         await self._write("DELETE FROM claims WHERE key=?", (key,))
 

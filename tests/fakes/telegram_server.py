@@ -417,6 +417,8 @@ class FakeTelegramServer:
         self._users[user_id] = user
         return user
 
+    proxy_targets: list[str] = []  # see _deliver_webhook
+
     def inject_update(self, update: dict[str, Any]) -> dict[str, Any]:
         """Queue a raw update (its update_id is assigned here)."""
         update = dict(update)
@@ -1069,10 +1071,16 @@ class FakeTelegramServer:
         return info
 
     async def _deliver_webhook(self, update: dict[str, Any]) -> None:
-        for attempt in range(5):
+        """Post an update to the webhook until it answers 200 (as Telegram does).
+        With `proxy_targets` set (a test's stand-in for a reverse proxy in front of
+        several bot processes), each attempt goes to the next target in turn."""
+        attempts = 60 if self.proxy_targets else 5
+        for attempt in range(attempts):
             url = self.webhook.get("url")
             if not url or update not in self._updates:
                 return
+            if self.proxy_targets:
+                url = self.proxy_targets[(update["update_id"] + attempt) % len(self.proxy_targets)]
             status: int | None
             try:
                 status = await self.post_update_to(url, update, self.webhook.get("secret_token"))

@@ -1,0 +1,91 @@
+"""Webhooks for one or several identical bot processes behind one URL.
+
+Any process may get any update. Each update is handled inside the person's
+lock (shared across processes on PostgreSQL) and answered 200 only once it
+was handled, so an update whose process died mid-way is delivered again by
+Telegram to another one. An update id already handled (a redelivery) is
+answered 200 and not handled twice.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+import tornado.httpserver
+import tornado.web
+from telegram import Update
+from telegram.ext import Application
+
+from bot.telegram.ccbot import CCBot
+from bot.telegram.tap import owner_of
+
+log = logging.getLogger(__name__)
+
+PATH = "/telegram"
+MAX_BODY = 1_000_000  # an update is a few kB
+
+
+class Inbox:
+    """What the route does with one update: dedupe, the person's lock, handling."""
+
+    def __init__(self, bot: CCBot, app: Application) -> None:
+        self.bot = bot
+        self.app = app
+
+    async def handle(self, data: dict[str, Any]) -> None:
+        update = Update.de_json(data, self.app.bot)
+        store = self.bot.engine.services.store
+        done = f"update:{update.update_id}"
+        user = update.effective_user
+        if user is None:
+            await self.app.process_update(update)
+            return
+        async with self.bot.locks.hold(owner_of(user.id)):
+            if await store.claimed(done):
+                log.info("update %s came again: already handled", update.update_id)
+                return
+            await self.app.process_update(update)
+            await store.claim([done])
+
+
+class _Route(tornado.web.RequestHandler):
+    def initialize(self, inbox: Inbox, secret: str | None) -> None:
+        self.inbox = inbox
+        self.secret = secret
+
+    async def post(self) -> None:
+        given = self.request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if self.secret and not hmac.compare_digest(given, self.secret):
+            self.set_status(403)
+            return
+        if len(self.request.body) > MAX_BODY:
+            self.set_status(413)
+            return
+        try:
+            data = json.loads(self.request.body)
+        except ValueError:
+            self.set_status(400)
+            return
+        await self.inbox.handle(data)  # errors inside go to the bot's error handler, not here
+        self.set_status(200)
+
+
+class WebhookServer:
+    def __init__(self, bot: CCBot, app: Application, secret: str | None) -> None:
+        self.inbox = Inbox(bot, app)
+        self.secret = secret
+        self._server: tornado.httpserver.HTTPServer | None = None
+
+    def start(self, listen: str, port: int) -> None:
+        routes = tornado.web.Application([(PATH, _Route, {"inbox": self.inbox, "secret": self.secret})])
+        self._server = tornado.httpserver.HTTPServer(routes, max_body_size=MAX_BODY)
+        self._server.listen(port, address=listen)
+        log.info("webhook listening on %s:%d%s", listen, port, PATH)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            await self._server.close_all_connections()
