@@ -9,17 +9,22 @@ from pathlib import Path
 
 from bot.main import configure_logging, open_engine, run_bot
 from engine.definitions import WorkflowError, load_workflow
+from engine.errors import EngineError
 from engine.modules import default_modules
 from engine.settings import load_settings
+
+
+def print_problems(where: object, exc: WorkflowError) -> None:
+    print(f"{where}: {len(exc.problems)} problem(s)")
+    for problem in exc.problems:
+        print(f"  - {problem}")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     try:
         workflow = load_workflow(args.path, default_modules())
     except WorkflowError as exc:
-        print(f"{args.path}: {len(exc.problems)} problem(s)")
-        for problem in exc.problems:
-            print(f"  - {problem}")
+        print_problems(args.path, exc)
         return 1
     modules = sum(len(s.modules) for s in workflow.steps)
     print(f"{args.path}: OK — workflow '{workflow.workflow_id}', {len(workflow.steps)} steps, {modules} modules")
@@ -56,6 +61,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nStopped. Run `ccbot demo --resume` to continue where you left off.")
         return 130
+    except WorkflowError as exc:  # the workflow's own problems, as `ccbot validate` lists them
+        print_problems(args.workflow or settings.ccbot_workflows_dir or "the workflow", exc)
+        return 1
+    except EngineError as exc:  # e.g. a workflows folder with no workflow in it
+        print(f"ccbot: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_spend(args: argparse.Namespace) -> int:
@@ -80,7 +91,14 @@ def cmd_spend(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings)
-    return run_bot(settings, webhook=args.webhook)
+    try:
+        return run_bot(settings, webhook=args.webhook)
+    except WorkflowError as exc:
+        print_problems(settings.ccbot_workflows_dir or "the workflow", exc)
+        return 1
+    except EngineError as exc:
+        print(f"ccbot: {exc}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:

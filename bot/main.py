@@ -69,7 +69,11 @@ def run_bot(settings: Settings, webhook: bool = False) -> int:
         log.warning("CCBOT_ALLOWED_USERS is empty: everyone is refused (and told their user id)")
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    engine = loop.run_until_complete(open_engine(settings))
+    try:
+        engine = loop.run_until_complete(open_engine(settings))
+    except BaseException:  # e.g. a workflow with problems: the caller says which
+        loop.close()
+        raise
     try:
         if webhook:
             loop.run_until_complete(serve_webhook(settings, engine))

@@ -1,7 +1,8 @@
 """Workflow definitions: models, `$ref` resolution and load-time validation.
 
-A workflow is a folder: `workflow.json` whose `steps` are given inline or by
-`$ref`, each step a `step.json` with modules. `$ref` nodes are resolved once,
+A workflow is a folder: `workflow.json` (or the reference design's versioned
+`workflow_v<N>.json`) whose `steps` are given inline or by `$ref`, each step a
+`step.json` with modules. `$ref` nodes are resolved once,
 at load time, relative to the file that holds them; none may leave the
 workflow folder. Every problem found is reported with its file, step and
 module, all at once.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,8 @@ from engine.protocol import Retryable, SubAction
 from engine.templating import LiteralText, TemplateEngine, has_template_syntax
 
 REF_TYPES = {"json", "text", "jinja2", "raw", "template"}
+ENTRY_FILE = "workflow.json"
+_VERSIONED_ENTRY = re.compile(r"^workflow_v(\d+)\.json$")
 
 
 class WorkflowError(Exception):
@@ -176,32 +180,51 @@ class _RefResolver:
 # ------------------------------------------------------------------ loading
 
 
+def entry_file(folder: Path) -> Path | None:
+    """A folder's workflow file: `workflow.json`, else the reference design's
+    `workflow_v<N>.json` with the highest N; None when there is neither."""
+    plain = folder / ENTRY_FILE
+    if plain.is_file():
+        return plain
+    versioned = []
+    for candidate in folder.glob("workflow_v*.json"):
+        match = _VERSIONED_ENTRY.match(candidate.name)
+        if match and candidate.is_file():
+            versioned.append((int(match.group(1)), candidate))
+    return max(versioned)[1] if versioned else None
+
+
 def load_workflow(path: str | Path, known_modules: dict[str, Any] | None = None) -> WorkflowDef:
-    """Load and validate a workflow folder (or its workflow.json)."""
+    """Load and validate a workflow folder (or its workflow file)."""
     path = Path(path)
-    workflow_file = path / "workflow.json" if path.is_dir() else path
+    found = entry_file(path) if path.is_dir() else path
+    if found is None or not found.is_file():
+        raise WorkflowError([f"{path}: no {ENTRY_FILE} (or workflow_v<N>.json) found"])
+    workflow_file = found
     root = workflow_file.parent
+    name = workflow_file.name
     resolver = _RefResolver(root)
-    if not workflow_file.is_file():
-        raise WorkflowError([f"{workflow_file}: workflow.json not found"])
-    raw_workflow = json.loads(workflow_file.read_text(encoding="utf-8"))
+    try:
+        raw_workflow = json.loads(workflow_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise WorkflowError([f"{name}: invalid JSON: {exc}"]) from None
     if not isinstance(raw_workflow, dict):
-        raise WorkflowError([f"{workflow_file.name}: must be a JSON object"])
+        raise WorkflowError([f"{name}: must be a JSON object"])
     raw_steps = raw_workflow.get("steps")
     steps: list[dict[str, Any]] = []
     if not isinstance(raw_steps, list) or not raw_steps:
-        resolver.problems.append("workflow.json: 'steps' must be a non-empty list")
+        resolver.problems.append(f"{name}: 'steps' must be a non-empty list")
         raw_steps = []
     for i, entry in enumerate(raw_steps):
-        source = "workflow.json"
+        source = name
         if isinstance(entry, dict) and "$ref" in entry:
             target = root / str(entry["$ref"]).lstrip("/")
             source = str(entry["$ref"])
             if not _inside(target, root):
-                resolver.problems.append(f"workflow.json: step {i + 1} $ref {source!r} leaves the workflow folder")
+                resolver.problems.append(f"{name}: step {i + 1} $ref {source!r} leaves the workflow folder")
                 continue
             if not target.is_file():
-                resolver.problems.append(f"workflow.json: step {i + 1} $ref {source!r} not found")
+                resolver.problems.append(f"{name}: step {i + 1} $ref {source!r} not found")
                 continue
             step = resolver.load_json(target.resolve())
         else:
@@ -217,7 +240,7 @@ def load_workflow(path: str | Path, known_modules: dict[str, Any] | None = None)
     try:
         workflow = WorkflowDef(**rest, steps=steps, root=str(root.resolve()))
     except ValidationError as exc:
-        raise WorkflowError([_pydantic_problem(exc, steps)]) from None
+        raise WorkflowError([_pydantic_problem(exc, steps, name)]) from None
     problems = validate_workflow(workflow, known_modules)
     if problems:
         raise WorkflowError(problems)
@@ -232,11 +255,11 @@ def fingerprint(workflow: WorkflowDef) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _pydantic_problem(exc: ValidationError, steps: list[dict[str, Any]]) -> str:
+def _pydantic_problem(exc: ValidationError, steps: list[dict[str, Any]], name: str = ENTRY_FILE) -> str:
     lines = []
     for err in exc.errors():
         loc = err["loc"]
-        where = "workflow.json"
+        where = name
         if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int) and loc[1] < len(steps):
             step = steps[loc[1]]
             where = f"{step.get('source_file', '?')} (step {step.get('step_id', loc[1])})"
