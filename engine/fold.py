@@ -149,6 +149,9 @@ class Fold:
         elif kind == "run_cancelled":
             run.status = "cancelled"
             run.pending = run.working = None
+        elif kind == "run_failed":  # a step that cannot run at all (engine/runner.py _broken_run)
+            run.status = "failed"
+            run.pending = run.working = None
 
     def _apply_outputs(self, run: RunState, data: dict[str, Any]) -> None:
         si, mi = data["step_index"], data["module_index"]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.definitions import ModuleDef, StepDef, WorkflowDef
-from engine.errors import InvalidResponse
+from engine.errors import EngineError, InvalidResponse
 from engine.ids import new_id
 from engine.modules.base import Module, ModuleContext, ModuleFailure
 from engine.protocol import InteractionRequest, InteractionResponse, RetryOption
@@ -39,7 +39,10 @@ class RunLoop:
         self.start_background: Callable[[str], None] = _no_background  # set by the engine
 
     def impl(self, module: ModuleDef) -> Module:
-        return self.modules[module.module_id]
+        impl = self.modules.get(module.module_id)
+        if impl is None:  # see _broken_run
+            raise EngineError(BROKEN_STEP)
+        return impl
 
     # --------------------------------------------------------------- drive
     async def drive(self, run: RunState, rerun_failed: bool = False, recovery_option: str | None = None) -> None:
@@ -88,9 +91,10 @@ class RunLoop:
 
         ctx.progress = progress
         impl = self.modules.get(module.module_id)
+        if impl is None:
+            await self._broken_run(run, prefix, step, module, si, mi)
+            return
         try:
-            if impl is None:  # load checks name every module; this is a workflow swapped under a run
-                raise ModuleFailure(BROKEN_STEP, retryable=False, detail=f"unknown module_id {module.module_id!r}")
             if impl.background:  # written as under way; the work itself happens off this call
                 prefix[-1].data["background"] = True
                 await self.runlog.append(run, prefix, snapshot=snapshot)
@@ -145,6 +149,23 @@ class RunLoop:
         await self.runlog.append(run, [*prefix, *ctx.emitted, error], spend=ctx.spend)
         await self.runlog.notify(run, "module_error", {**data, "module": module.name})
 
+    async def _broken_run(self, run: RunState, before: list[NewEvent], step: StepDef, module: ModuleDef,
+                          si: int, mi: int) -> None:
+        """A module this engine has no implementation for. Load checks name every
+        module, so this is a workflow or registry swapped under the run: no retry
+        can mend it, so the run ends as failed (with the error in its log) instead
+        of waiting forever on a step that cannot run."""
+        log.error("run %s: step %s module %s has unknown module_id %r; the run fails",
+                  run.run_id, step.step_id, module.name, module.module_id)
+        data = {"message": BROKEN_STEP, "retryable": False, "options": [], "step_index": si, "module_index": mi}
+        await self.runlog.append(run, [*before, NewEvent("module_error", data, step.step_id, module.name),
+                                       NewEvent("run_failed", {"reason": f"unknown module_id {module.module_id!r}"},
+                                                step.step_id, module.name)],
+                                 run_status="failed", snapshot=True)
+        await self.runlog.notify(run, "module_error", {"message": BROKEN_STEP, "retryable": False, "options": [],
+                                                       "module": module.name})
+        await self.runlog.notify(run, "run_failed", {"message": BROKEN_STEP})
+
     # ------------------------------------------------------------ answers
     async def answer(self, run: RunState, response: InteractionResponse) -> None:
         """Apply a response to the pending interaction (run held, already checked to match)."""
@@ -168,6 +189,9 @@ class RunLoop:
                 step.step_id, module.name)])
         elif response.jump_back_requested:
             await self.runlog.append(run, [answered, self._jump_event(run, module, response.jump_back_target)])
+        elif module.module_id not in self.modules:
+            await self._broken_run(run, [answered], step, module, si, mi)
+            return
         else:
             ctx = self.context(run, si, mi, current_interaction=pending)
             try:

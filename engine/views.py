@@ -17,7 +17,8 @@ def pending_request(run: RunState, workflow: WorkflowDef, modules: dict[str, Mod
         return None
     request = InteractionRequest.model_validate(run.pending["request"])
     module = workflow.steps[run.pending["step_index"]].modules[run.pending["module_index"]]
-    return modules[module.module_id].live_request(request, run)
+    impl = modules.get(module.module_id)
+    return impl.live_request(request, run) if impl is not None else request
 
 
 def run_view(run: RunState, workflow: WorkflowDef, modules: dict[str, Module],

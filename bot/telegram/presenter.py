@@ -49,6 +49,8 @@ class Presenter:
         await self.status(view, session)
         if view.status == RunStatus.COMPLETED:
             await self.finished(view, session)
+        elif view.status == RunStatus.FAILED:
+            await self.failed(view, session)
         elif view.status != RunStatus.ACTIVE:
             session.closed = True
         elif view.working:
@@ -167,6 +169,16 @@ class Presenter:
         text = f"⚠️ {render.esc(view.error or 'This step stopped.')}"
         await self.outbox.send(session.chat_id, OutMessage(text=text, buttons=buttons))
         session.shown = key
+
+    async def failed(self, view: RunView, session: Session) -> None:
+        """A run that cannot go on (a broken step): why, once, and a way to start again."""
+        session.closed = True
+        if session.shown == f"failed:{view.run_id}":
+            return
+        text = f"⚠️ {render.esc(view.error or 'This run cannot go on.')}\nThis run has ended; you can start a new one."
+        buttons = [[self.button("🎬 Start a new video", "new", view.run_id)]]
+        await self.outbox.send(session.chat_id, OutMessage(text=text, buttons=buttons))
+        session.shown = f"failed:{view.run_id}"
 
     async def finished(self, view: RunView, session: Session | None, chat_id: int | None = None,
                        again: bool = False) -> None:
