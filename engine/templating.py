@@ -13,7 +13,6 @@ Rules (cc-workflow.md §1.4):
 from __future__ import annotations
 
 import contextvars
-import copy
 import logging
 import re
 from dataclasses import dataclass
@@ -68,9 +67,22 @@ class _TrackingUndefined(ChainableUndefined):
             sink.append(str(name))
 
 
-def _now(fmt: str | None = None) -> str:
-    moment = datetime.now(timezone.utc)
-    return moment.strftime(fmt) if fmt else moment.isoformat(timespec="seconds")
+class Moment(datetime):
+    """What `now()` returns: a timezone-aware (UTC) datetime, so a template may
+    call `now().strftime(...)` (as the reference design's templates do), whose
+    text is the ISO form `now()` always printed ("2026-05-01T09:30:00+00:00")."""
+
+    def __str__(self) -> str:
+        return self.isoformat(timespec="seconds")
+
+    def __format__(self, spec: str) -> str:
+        return super().__format__(spec) if spec else str(self)
+
+
+def _now(fmt: str | None = None) -> str | Moment:
+    """`now()` -> the moment; `now('%Y-%m-%d')` -> that text (as before)."""
+    moment = Moment.now(timezone.utc)
+    return moment.strftime(fmt) if fmt else moment
 
 
 def has_template_syntax(text: str) -> bool:
@@ -156,9 +168,11 @@ def _plain(value: Any) -> Any:
     """Detach a native result from state (callers may keep or mutate it)."""
     if isinstance(value, ChainableUndefined):
         return None
-    if isinstance(value, (dict, list)):
-        return copy.deepcopy(value)
-    if isinstance(value, tuple):
+    if isinstance(value, datetime):  # state is JSON: `{{ now() }}` keeps giving its ISO text
+        return str(value) if isinstance(value, Moment) else value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if hasattr(value, "__iter__") and not isinstance(value, (str, bytes, dict, list)):
         # generators from filters such as map(): make them JSON-friendly lists
