@@ -7,6 +7,7 @@ from engine.modules.compose import ComposeModule
 from engine.modules.io import ClientWriteModule, ExtractModule, RenderTemplateModule, WeightedKeywordsModule
 from engine.modules.llm import LLMModule
 from engine.modules.media import MediaGenerateModule
+from engine.modules.query import QueryModule
 from engine.modules.user import SelectModule, TextInputModule
 
 
@@ -21,5 +22,6 @@ def default_modules() -> dict[str, Module]:
         ClientWriteModule(),
         WeightedKeywordsModule(),
         ExtractModule(),
+        QueryModule(),
     ]
     return {module.module_id: module for module in modules}

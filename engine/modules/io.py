@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.definitions import ModuleDef
 from engine.modules.base import Module, ModuleContext, ModuleFailure, require_inputs
+from engine.modules.query import pipeline_problems, run_pipeline
 from engine.store import NewEvent
 from engine.templating import Where
 
@@ -69,8 +70,19 @@ class ClientWriteModule(Module):
         return {"file_path": str(path), "filename": filename, "success": True}
 
 
+KEYWORD_POOL = 2000  # the most a pipeline looks through (the person's heaviest keywords first)
+KEYWORD_RESULT = 500  # the most a load hands on
+
+
 class WeightedKeywordsModule(Module):
-    """`io.weighted_keywords`: the per-user keyword history that keeps scene ideas fresh."""
+    """`io.weighted_keywords`: the per-user keyword history that keeps scene ideas fresh.
+
+    Load: `source` + `limit` (the heaviest first), or the reference design's
+    `pipeline` ($match / $sort / $limit ... over records of `keyword`,
+    `category`, `weight`, `source`, `last_used`). Save: `keywords` or the
+    reference's `weighted_keywords`; each record keeps its own `source` unless
+    the module names one; `accumulate_weight` adds to (default) or replaces
+    the stored weight."""
 
     module_id = "io.weighted_keywords"
 
@@ -78,27 +90,44 @@ class WeightedKeywordsModule(Module):
         mode = module.inputs.get("mode")
         if mode not in ("load", "save"):
             return [f"mode must be 'load' or 'save', not {mode!r}"]
-        return require_inputs(module, "keywords") if mode == "save" else []
+        if mode == "load":
+            return pipeline_problems(module)
+        if "keywords" not in module.inputs and "weighted_keywords" not in module.inputs:
+            return ["missing input 'weighted_keywords' (or 'keywords'): the keywords to save"]
+        return []
 
     async def execute(self, inputs: dict[str, Any], ctx: ModuleContext) -> dict[str, Any]:
         store = ctx.services.store
-        source = str(inputs.get("source") or "generated")
+        owner, workflow_id = ctx.run.owner, ctx.run.workflow_id
         if inputs.get("mode") == "load":
-            limit = max(1, min(int(inputs.get("limit") or 50), 500))
-            rows = await store.load_keywords(ctx.run.owner, ctx.run.workflow_id, source, limit)
+            pipeline = inputs.get("pipeline")
+            if pipeline is None:
+                source = str(inputs.get("source") or "generated")
+                limit = max(1, min(int(inputs.get("limit") or 50), KEYWORD_RESULT))
+                rows = await store.load_keywords(owner, workflow_id, source, limit)
+            else:
+                pool = await store.load_keywords(owner, workflow_id, inputs.get("source"), KEYWORD_POOL)
+                rows = run_pipeline(pool, pipeline)[:KEYWORD_RESULT]
             return {"weighted_keywords": rows, "count": len(rows)}
-        keywords = inputs.get("keywords") or []
+        keywords = inputs.get("weighted_keywords", inputs.get("keywords")) or []
         if isinstance(keywords, dict):
             keywords = [keywords]
-        clean = [k for k in keywords if isinstance(k, dict) and k.get("keyword")]
-        saved = await store.save_keywords(
-            ctx.run.owner,
-            ctx.run.workflow_id,
-            clean,
-            source,
-            accumulate=bool(inputs.get("accumulate_weight", True)),
-        )
+        clean = [k for k in keywords if isinstance(k, dict) and k.get("keyword")] if isinstance(keywords, list) else []
+        by_source: dict[str, list[dict[str, Any]]] = {}
+        for item in clean:
+            source = str(inputs.get("source") or item.get("source") or "generated")
+            by_source.setdefault(source, []).append(item)
+        saved = 0
+        for source, items in by_source.items():
+            saved += await store.save_keywords(owner, workflow_id, items, source,
+                                               accumulate=_as_bool(inputs.get("accumulate_weight", True)))
         return {"saved_count": saved}
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
 
 
 class ExtractModule(Module):

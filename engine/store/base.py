@@ -86,7 +86,11 @@ class Store(ABC):
 
     # ------------------------------------------------------------ keywords
     @abstractmethod
-    async def load_keywords(self, owner: str, workflow_id: str, source: str, limit: int) -> list[dict[str, Any]]: ...
+    async def load_keywords(
+        self, owner: str, workflow_id: str, source: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """The heaviest keywords of one source (None: every source), each
+        `{keyword, category, weight, source, last_used}` (an ISO time)."""
 
     @abstractmethod
     async def save_keywords(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -181,11 +182,17 @@ class SQLiteStore(Store):
         return (rows[0][0], loads(rows[0][1])) if rows else None
 
     # ------------------------------------------------------------ keywords
-    async def load_keywords(self, owner: str, workflow_id: str, source: str, limit: int) -> list[dict[str, Any]]:
-        rows = await self._rows("SELECT keyword, category, weight FROM keywords WHERE owner=? AND workflow_id=?"
-                                " AND source=? ORDER BY weight DESC, last_used DESC LIMIT ?",
-                                (owner, workflow_id, source, limit))
-        return [{"keyword": r[0], "category": r[1], "weight": r[2]} for r in rows]
+    async def load_keywords(
+        self, owner: str, workflow_id: str, source: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        which = "" if source is None else " AND source=?"
+        args = (owner, workflow_id) + (() if source is None else (source,)) + (limit,)
+        rows = await self._rows("SELECT keyword, category, weight, source, last_used FROM keywords"
+                                f" WHERE owner=? AND workflow_id=?{which} ORDER BY weight DESC, last_used DESC"
+                                " LIMIT ?", args)
+        return [{"keyword": r[0], "category": r[1], "weight": r[2], "source": r[3],
+                 "last_used": datetime.fromtimestamp(r[4], timezone.utc).isoformat(timespec="seconds")}
+                for r in rows]
 
     async def save_keywords(
         self, owner: str, workflow_id: str, keywords: list[dict[str, Any]], source: str, accumulate: bool
