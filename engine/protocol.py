@@ -88,6 +88,8 @@ class ParamField(BaseModel):
     maximum: float | None = None
     step: float | None = None
     value: Any = None  # the starting value: source_field from the prompt data, else default
+    # this field's choice restricts others: {other field's name: {this value (as text): its allowed values}}
+    controls: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)
 
 
 class SubAction(BaseModel):
@@ -95,7 +97,8 @@ class SubAction(BaseModel):
 
     id: str
     label: str
-    action_type: Literal["txt2img", "img2img", "img2vid", "txt2audio"]
+    # None: the module's `action_type` input names it (the reference's later format)
+    action_type: Literal["txt2img", "img2img", "img2vid", "txt2audio"] | None = None
     loading_label: str = "Working..."
     result_key: str = "generations"
 
@@ -112,6 +115,41 @@ class MediaPanel(BaseModel):
     price: str = "free"  # estimate for the default parameters, e.g. "~$0.40"
     price_usd: float = 0.0  # the same in dollars (credits at their dollar value)
     note: str = ""  # e.g. why a provider is unavailable
+
+    def allowed(self, field: ParamField, params: dict[str, Any]) -> list[Any] | None:
+        """The values `field` may take now: its `enum`, narrowed by every field
+        whose current value (in `params`, by name) controls it; None without an enum."""
+        if field.enum is None:
+            return None
+        allowed = list(field.enum)
+        for other in self.fields:
+            rule = other.controls.get(field.name)
+            permitted = rule.get(str(params.get(other.name, other.value))) if rule and other is not field else None
+            if permitted is not None:
+                keyed = {str(v) for v in permitted}
+                allowed = [v for v in allowed if str(v) in keyed]
+        return allowed
+
+    def settle(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`params` (by field name) with every controlled field that holds no value,
+        or one its controller no longer allows, moved to its starting value if
+        allowed, else to the first allowed one. A value outside the field's
+        choices is left for the provider request to refuse."""
+        out = dict(params)
+        controlled = [f for f in self.fields if f.enum and any(f.name in o.controls for o in self.fields)]
+        for _ in range(len(controlled)):  # a chain A -> B -> C settles in as many passes
+            changed = False
+            for f in controlled:
+                allowed = self.allowed(f, out) or []
+                keys = [str(v) for v in allowed]
+                value = out.get(f.name, f.value)
+                stale = value is None or str(value) in {str(v) for v in f.enum or []}
+                if keys and str(value) not in keys and stale:
+                    out[f.name] = f.value if str(f.value) in keys else allowed[0]
+                    changed = True
+            if not changed:
+                break
+        return out
 
 
 class ContentItem(BaseModel):

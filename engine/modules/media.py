@@ -14,6 +14,7 @@ from typing import Any
 from engine.definitions import ModuleDef
 from engine.ids import new_id
 from engine.modules.base import InvalidResponse, Module, ModuleContext, RequestSpec, require_inputs
+from engine.modules.media_form import coerce, form_problems, no_choices, panel_fields
 from engine.protocol import (
     ContentItem,
     Generation,
@@ -22,7 +23,6 @@ from engine.protocol import (
     InteractionType,
     MediaDisplay,
     MediaPanel,
-    ParamField,
     SubActionRequest,
 )
 from engine.providers.base import Cost, GenerationRequest, ProviderError
@@ -32,6 +32,7 @@ from engine.spending import Spending
 from engine.state import JobRecord, RunState, get_path
 
 PANEL_KINDS = ("tab.media", "media")
+ACTION_TYPES = ("txt2img", "img2img", "img2vid", "txt2audio")
 PROMPT_KEYS = ("prompt", "positive_prompt", "natural_prompt", "tag_prompt", "text")
 
 
@@ -50,39 +51,32 @@ def find_panels(schema: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]
     return found
 
 
-def panel_fields(panel_schema: dict[str, Any], prompt_data: Any) -> list[ParamField]:
-    input_schema = ux(panel_schema).get("input_schema") or {}
-    fields: list[ParamField] = []
-    for name, spec in (input_schema.get("properties") or {}).items():
-        if not isinstance(spec, dict):
-            continue
-        hints = ux(spec)
-        source = hints.get("source_field")
-        value = spec.get("default")
-        if source and isinstance(prompt_data, dict) and prompt_data.get(source) is not None:
-            value = prompt_data[source]
-        fields.append(
-            ParamField(
-                name=spec.get("destination_field") or name,
-                source_name=name,
-                title=spec.get("title") or name,
-                type=spec.get("type", "string"),
-                input_type=hints.get("input_type"),
-                enum=spec.get("enum"),
-                enum_labels=spec.get("enum_labels") or {},
-                minimum=spec.get("minimum"),
-                maximum=spec.get("maximum"),
-                step=spec.get("step"),
-                value=value,
-            )
-        )
-    return fields
+def panel_label(schema: Any, key: str) -> str:
+    """A panel's name as shown: its own `tab_label`, `display_label` or title,
+    else the nearest enclosing tab's (`render_as: tab`), else its key."""
+    node, label = schema, None
+    parts = key.split(".")
+    for depth, part in enumerate(parts, start=1):
+        props = node.get("properties") if isinstance(node, dict) else None
+        node = props.get(part) if isinstance(props, dict) else None
+        hints = ux(node)
+        own = hints.get("tab_label") or hints.get("display_label") or (node or {}).get("title")
+        if own and (depth == len(parts) or hints.get("render_as") == "tab"):
+            label = own
+    return str(label or key)
 
 
-def action_type_of(module_sub_actions: Any) -> str:
+def sub_action_type(action: Any, module_inputs: dict[str, Any] | None = None) -> str | None:
+    """A sub-action's action type; the reference's later format names it once,
+    as the module's `action_type` input."""
+    own = getattr(action, "action_type", None) if not isinstance(action, dict) else action.get("action_type")
+    return own or (module_inputs or {}).get("action_type")
+
+
+def action_type_of(module_sub_actions: Any, module_inputs: dict[str, Any] | None = None) -> str:
     for action in module_sub_actions or []:
-        return str(getattr(action, "action_type", None) or action.get("action_type"))
-    return "txt2img"
+        return str(sub_action_type(action, module_inputs) or "txt2img")
+    return str((module_inputs or {}).get("action_type") or "txt2img")
 
 
 def build_panels(
@@ -99,14 +93,21 @@ def build_panels(
         availability = registry.availability(provider, action_type)
         panel = MediaPanel(
             prompt_key=key,
-            label=str(hints.get("tab_label") or key),
+            label=panel_label(schema, key),
             provider=provider,
             availability=availability,
             prompt_data=prompt_data,
             fields=fields,
         )
+        starting = panel.settle({f.name: f.value for f in fields})  # a default its controller forbids moves
+        for f in fields:
+            f.value = starting.get(f.name, f.value)
+        missing = no_choices(fields)
         if availability == "unavailable":
             panel.note = registry.unavailable_reason(provider, action_type)
+        elif missing:
+            panel.availability = "unavailable"
+            panel.note = f"its choices for {', '.join(missing)} could not be loaded"
         else:
             impl = registry.media(provider, action_type)
             try:
@@ -120,47 +121,24 @@ def build_panels(
     return panels
 
 
-def _coerce(field: ParamField, raw: Any) -> Any:
-    if field.enum is not None:
-        by_text = {str(v): v for v in field.enum}
-        if str(raw) not in by_text:
-            raise InvalidResponse(f"{field.title}: {raw!r} is not one of {', '.join(by_text)}")
-        return by_text[str(raw)]
-    if field.type in ("integer", "number"):
-        try:
-            number = float(raw)
-        except (TypeError, ValueError):
-            raise InvalidResponse(f"{field.title}: {raw!r} is not a number") from None
-        if field.minimum is not None and number < field.minimum:
-            raise InvalidResponse(f"{field.title}: at least {field.minimum:g}")
-        if field.maximum is not None and number > field.maximum:
-            raise InvalidResponse(f"{field.title}: at most {field.maximum:g}")
-        return int(number) if field.type == "integer" else number
-    if field.type == "boolean" and isinstance(raw, str):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    text = "" if raw is None else str(raw)
-    if len(text) > 8000:
-        raise InvalidResponse(f"{field.title}: too long ({len(text)} characters)")
-    return text
-
-
 def generation_request(
     panel: MediaPanel,
     overrides: dict[str, Any],
     action_type: str,
     source_image: dict[str, Any] | None,
 ) -> GenerationRequest:
-    """Form values (defaults, source fields, the person's overrides) -> provider request."""
+    """Form values (defaults, source fields, the person's overrides, dependent
+    fields settled) -> provider request."""
     by_name = {f.name: f for f in panel.fields} | {f.source_name: f for f in panel.fields}
     unknown = [k for k in overrides if k not in by_name]
     if unknown:
         raise InvalidResponse(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+    raw = panel.settle({f.name: overrides.get(f.name, overrides.get(f.source_name, f.value)) for f in panel.fields})
     params: dict[str, Any] = {}
     for field in panel.fields:
-        raw = overrides.get(field.name, overrides.get(field.source_name, field.value))
-        if raw is None:
+        if raw[field.name] is None:
             continue
-        params[field.name] = _coerce(field, raw)
+        params[field.name] = coerce(field, raw[field.name], panel.allowed(field, raw))
     prompt_data = panel.prompt_data if isinstance(panel.prompt_data, dict) else {}
     prompt = params.pop("prompt", None)
     if not prompt:
@@ -192,6 +170,21 @@ def generation_request(
     return request
 
 
+def source_image_of(inputs: dict[str, Any], state: dict[str, Any], action_type: str) -> dict[str, Any] | None:
+    """The picture an img2vid / img2img generation starts from: the reference's
+    `source_image` input (a content object or a path), else the state's
+    `selected_image_data` (cc-workflow.md §1.11 #3)."""
+    given = inputs.get("source_image")
+    if isinstance(given, str) and given.strip():
+        given = {"local_path": given.strip()}
+    if isinstance(given, dict) and given.get("local_path"):
+        return given
+    if action_type in ("img2vid", "img2img"):
+        selected = state.get("selected_image_data")
+        return selected if isinstance(selected, dict) else None
+    return None
+
+
 def generations_for(run: RunState, interaction_id: str) -> dict[str, list[Generation]]:
     result: dict[str, list[Generation]] = {}
     for job in run.jobs.values():
@@ -218,17 +211,25 @@ class MediaGenerateModule(Module):
         if not module.sub_actions:
             problems.append("media.generate needs at least one sub_action")
         schema = module.inputs.get("schema")
-        if isinstance(schema, dict) and not find_panels(schema):
-            problems.append("the display schema has no provider panel (_ux.render_as tab.media + _ux.provider)")
+        if isinstance(schema, dict):
+            panels = find_panels(schema)
+            if not panels:
+                problems.append("the display schema has no provider panel (_ux.render_as tab.media + _ux.provider)")
+            problems += [f"panel '{key}': {p}" for key, node in panels for p in form_problems(node)]
+        named = module.inputs.get("action_type")
+        if named is not None and named not in ACTION_TYPES:
+            problems.append(f"input 'action_type' must be one of {', '.join(ACTION_TYPES)}, not {named!r}")
+        for action in module.sub_actions or []:
+            if sub_action_type(action, module.inputs) is None:
+                problems.append(f"sub_action '{action.id}' has no action_type ({', '.join(ACTION_TYPES)}) and the "
+                                "module has no action_type input to take it from")
         return problems
 
     def build_request(self, inputs: dict[str, Any], ctx: ModuleContext) -> RequestSpec:
         prompts = inputs.get("prompts")
         schema = inputs.get("schema") or {}
-        action_type = action_type_of(ctx.module.sub_actions)
-        source_image = None
-        if action_type in ("img2vid", "img2img"):
-            source_image = ctx.module_outputs.get("selected_image_data")
+        action_type = action_type_of(ctx.module.sub_actions, ctx.module.inputs)
+        source_image = source_image_of(inputs, ctx.module_outputs, action_type)
         display = MediaDisplay(
             data=prompts,
             schema=schema,
@@ -274,15 +275,16 @@ class MediaGenerateModule(Module):
             raise InvalidResponse(f"unknown action '{request.action_id}'")
         display = (ctx.current_interaction or {})["request"]["display_data"]
         registry, spending = ctx.providers, ctx.services.spending
+        action_type = str(sub_action_type(action, ctx.module.inputs) or "txt2img")
         panels = {p.prompt_key: p for p in build_panels(display.get("data"), display.get("schema"),
-                                                         action.action_type, registry, spending)}
+                                                         action_type, registry, spending)}
         panel = panels.get(request.prompt_key)
         if panel is None:
             raise InvalidResponse("unknown provider panel")
         if panel.availability == "unavailable":
             raise InvalidResponse(f"{panel.label} is not available: {panel.note}")
-        gen = generation_request(panel, request.params, action.action_type, display.get("source_image"))
-        provider = registry.media(panel.provider, action.action_type)
+        gen = generation_request(panel, request.params, action_type, display.get("source_image"))
+        provider = registry.media(panel.provider, action_type)
         assert provider is not None
         try:
             provider.validate(gen)
@@ -291,7 +293,7 @@ class MediaGenerateModule(Module):
         cost = provider.estimate_cost(gen)
         return JobRecord(
             job_id=new_id("job"), interaction_id=request.interaction_id, prompt_key=panel.prompt_key,
-            provider=panel.provider, action_type=action.action_type, request=gen.model_dump(mode="json"),
+            provider=panel.provider, action_type=action_type, request=gen.model_dump(mode="json"),
             params=gen.params, request_key=request.request_key, cost_label=spending.label(cost),
             estimate_usd=spending.usd(cost),
         )

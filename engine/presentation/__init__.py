@@ -27,6 +27,7 @@ from engine.presentation.choices import (
 )
 from engine.presentation.forms import (
     Setting,
+    field_values,
     is_choice_field,
     next_param_choice,
     panel_params,
@@ -81,6 +82,7 @@ __all__ = [
     "display_templates",
     "field_label",
     "field_role",
+    "field_values",
     "format_value",
     "generated_contents",
     "holds_panel",

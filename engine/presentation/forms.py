@@ -55,31 +55,44 @@ def value_label(f: ParamField, value: Any) -> str:
 
 
 def panel_params(panel: MediaPanel, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every field's effective value (keyed by `ParamField.name`)."""
+    """Every field's effective value (keyed by `ParamField.name`), a value that
+    a controlling field no longer allows corrected (`MediaPanel.settle`)."""
     overrides = overrides or {}
-    return {f.name: overrides.get(f.name, f.value) for f in panel.fields}
+    return panel.settle({f.name: overrides.get(f.name, f.value) for f in panel.fields})
+
+
+def field_values(panel: MediaPanel, f: ParamField, params: dict[str, Any]) -> list[Any]:
+    """The values a field cycles through now: what its controllers allow, else `param_values`."""
+    allowed = panel.allowed(f, params)
+    return param_values(f) if allowed is None else allowed
 
 
 def next_param_choice(
     panel: MediaPanel, field_index: int, overrides: dict[str, Any] | None = None, value_index: int | None = None
 ) -> dict[str, Any]:
     """New overrides for `panel` after a parameter change: the next value in the
-    cycle, or value number `value_index`."""
+    cycle, or value number `value_index`. A field this one controls that is left
+    on a value no longer allowed is corrected in the overrides too."""
     new = dict(overrides or {})
     if not 0 <= field_index < len(panel.fields):
         return new
     f = panel.fields[field_index]
-    values = param_values(f)
+    values = field_values(panel, f, panel_params(panel, new))
     if not values:
         return new
     if value_index is not None:
-        if 0 <= value_index < len(values):
-            new[f.name] = values[value_index]
-        return new
-    current = new.get(f.name, f.value)
-    keyed = [str(v) for v in values]
-    pos = keyed.index(str(current)) if str(current) in keyed else -1
-    new[f.name] = values[(pos + 1) % len(values)]
+        if not 0 <= value_index < len(values):
+            return new
+        new[f.name] = values[value_index]
+    else:
+        current = panel_params(panel, new)[f.name]
+        keyed = [str(v) for v in values]
+        pos = keyed.index(str(current)) if str(current) in keyed else -1
+        new[f.name] = values[(pos + 1) % len(values)]
+    settled = panel_params(panel, new)
+    for other in panel.fields:
+        if other.name in new or str(settled[other.name]) != str(other.value):
+            new[other.name] = settled[other.name]
     return new
 
 
