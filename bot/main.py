@@ -41,16 +41,18 @@ async def open_engine(settings: Settings, workflow: Path | None = None) -> Engin
     """The engine on the configured providers, store and workflows."""
     from engine.catalogue import discover_workflows
     from engine.providers.live import build_registry
+    from engine.services import FetchPolicy
 
     registry = build_registry(settings)
     registry.log_summary()
     folders = [workflow] if workflow else None
     if folders is None and settings.ccbot_workflows_dir:
         folders = discover_workflows(settings.ccbot_workflows_dir)
+    fetch = FetchPolicy(settings.fetch_allowed_hosts, settings.ccbot_fetch_timeout_s, settings.ccbot_fetch_max_bytes)
     return await Engine.open(store=await open_store(settings.database), media_root=settings.media_root,
                              providers=registry,
                              workflow_dirs=folders, budget_usd=settings.ccbot_user_budget_usd,
-                             usd_per_credit=settings.ccbot_leonardo_usd_per_credit)
+                             usd_per_credit=settings.ccbot_leonardo_usd_per_credit, fetch_policy=fetch)
 
 
 def run_bot(settings: Settings, webhook: bool = False) -> int:

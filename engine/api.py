@@ -26,7 +26,7 @@ from engine.personal_data import Deleted, expire_media, forget_owner
 from engine.providers.registry import ProviderRegistry
 from engine.runlog import Listener, RunLog
 from engine.runner import RunLoop
-from engine.services import Services
+from engine.services import FetchPolicy, Services
 from engine.state import RunState
 from engine.spending import KIND_OF_ACTION, Spending
 from engine.store import JobChange, NewEvent, SpendChange, Store, open_store
@@ -64,6 +64,7 @@ class Engine:
         default_workflow: str | None = None,
         budget_usd: float | None = None,
         usd_per_credit: float = 0.0015,
+        fetch_policy: FetchPolicy | None = None,
     ) -> Engine:
         """An engine on `store` (shared with the front end), or on its own SQLite file at `db_path`.
         `budget_usd`: what one person may spend a month (None: no limit)."""
@@ -75,7 +76,7 @@ class Engine:
             store = await open_store(db_path)
         services = Services(store=store, providers=providers, templates=TemplateEngine(),
                             media_root=Path(media_root).resolve(), spending=Spending(store, budget_usd, usd_per_credit),
-                            poll_scale=poll_scale)
+                            poll_scale=poll_scale, fetch=fetch_policy or FetchPolicy())
         await asyncio.to_thread(providers.warm_up)
         return cls(services, workflows, modules, default_workflow)
 

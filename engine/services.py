@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.providers.registry import ProviderRegistry, offline_registry
@@ -21,6 +21,20 @@ def safe_segment(value: str) -> str:
     return cleaned[:80] or "_"
 
 
+@dataclass(frozen=True)
+class FetchPolicy:
+    """What `api.fetch` may reach: only these hosts (`host` or `host:port`, lower
+    case; none by default), within a time and a size limit."""
+
+    allowed_hosts: frozenset[str] = frozenset()
+    timeout_s: float = 10.0
+    max_bytes: int = 1_000_000
+
+    def allows(self, host: str, port: int | None) -> bool:
+        host = host.lower()
+        return host in self.allowed_hosts or (port is not None and f"{host}:{port}" in self.allowed_hosts)
+
+
 @dataclass
 class Services:
     store: Store
@@ -29,6 +43,7 @@ class Services:
     media_root: Path
     spending: Spending
     poll_scale: float = 1.0  # tests and benchmarks shrink provider poll intervals
+    fetch: FetchPolicy = field(default_factory=FetchPolicy)
     _offline: ProviderRegistry | None = None
 
     def run_dir(self, owner: str, run_id: str) -> Path:

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     elevenlabs_base_url: str = "https://api.elevenlabs.io"
     elevenlabs_music_model: str = "music_v1"
 
+    # --- api.fetch: a workflow reading JSON from a server (e.g. a model list for a form)
+    ccbot_fetch_allowed_hosts: str = ""  # comma-separated host or host:port; empty: no host at all
+    ccbot_fetch_timeout_s: float = 10.0  # the whole request, connect to last byte
+    ccbot_fetch_max_bytes: int = 1_000_000  # a longer answer is cut off and refused
+
     # --- offline providers
     ccbot_offline_delay_s: float = 0.0  # simulated provider latency (demo/bench)
 
@@ -108,6 +113,11 @@ class Settings(BaseSettings):
     @property
     def admin_user_ids(self) -> set[int]:
         return _ids(self.ccbot_admin_users)
+
+    @property
+    def fetch_allowed_hosts(self) -> frozenset[str]:
+        parts = self.ccbot_fetch_allowed_hosts.replace(";", ",").split(",")
+        return frozenset(p.strip().lower() for p in parts if p.strip())
 
     @property
     def effective_sora_key(self) -> SecretStr | None:

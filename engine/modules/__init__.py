@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.modules.base import Module
 from engine.modules.compose import ComposeModule
+from engine.modules.fetch import FetchModule
 from engine.modules.io import ClientWriteModule, ExtractModule, RenderTemplateModule, WeightedKeywordsModule
 from engine.modules.llm import LLMModule
 from engine.modules.media import MediaGenerateModule
@@ -23,5 +24,6 @@ def default_modules() -> dict[str, Module]:
         WeightedKeywordsModule(),
         ExtractModule(),
         QueryModule(),
+        FetchModule(),
     ]
     return {module.module_id: module for module in modules}

@@ -113,7 +113,7 @@ def panel_fields(panel_schema: dict[str, Any], prompt_data: Any) -> list[ParamFi
     for name, spec in specs.items():
         for target, by_value in _rules(spec, options[name]).items():
             goal = fields.get(target) or next((f for f in fields.values() if f.name == target), None)
-            if goal is None:
+            if goal is None or not by_value:  # no entries (e.g. a fetch that failed): nothing to restrict
                 continue
             goal_options = options[goal.source_name]
             allowed = {key: [goal_options.value(e) for e in entries] for key, entries in by_value.items()}
