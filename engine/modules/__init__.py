@@ -6,6 +6,7 @@ from engine.modules.base import Module
 from engine.modules.compose import ComposeModule
 from engine.modules.fetch import FetchModule
 from engine.modules.io import ClientWriteModule, ExtractModule, RenderTemplateModule, WeightedKeywordsModule
+from engine.modules.later import refused_modules
 from engine.modules.llm import LLMModule
 from engine.modules.media import MediaGenerateModule
 from engine.modules.query import QueryModule
@@ -25,5 +26,6 @@ def default_modules() -> dict[str, Module]:
         ExtractModule(),
         QueryModule(),
         FetchModule(),
+        *refused_modules(),
     ]
     return {module.module_id: module for module in modules}

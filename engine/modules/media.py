@@ -14,6 +14,7 @@ from typing import Any
 from engine.definitions import ModuleDef
 from engine.ids import new_id
 from engine.modules.base import InvalidResponse, Module, ModuleContext, RequestSpec, require_inputs
+from engine.modules.later import runs_other_modules, sub_action_problems
 from engine.modules.media_form import coerce, form_problems, no_choices, panel_fields
 from engine.protocol import (
     ContentItem,
@@ -219,8 +220,9 @@ class MediaGenerateModule(Module):
         named = module.inputs.get("action_type")
         if named is not None and named not in ACTION_TYPES:
             problems.append(f"input 'action_type' must be one of {', '.join(ACTION_TYPES)}, not {named!r}")
+        problems += sub_action_problems(module)
         for action in module.sub_actions or []:
-            if sub_action_type(action, module.inputs) is None:
+            if sub_action_type(action, module.inputs) is None and not runs_other_modules(action):
                 problems.append(f"sub_action '{action.id}' has no action_type ({', '.join(ACTION_TYPES)}) and the "
                                 "module has no action_type input to take it from")
         return problems
