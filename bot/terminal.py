@@ -188,8 +188,9 @@ class TerminalDemo:
             prompt = ""
             if isinstance(panel.prompt_data, dict):
                 prompt = str(next((v for k, v in panel.prompt_data.items() if "prompt" in k and v), ""))
-            state = panel.availability if panel.availability != "unavailable" else f"unavailable: {panel.note}"
-            self.say(f" [g{number}] {panel.label} ({state}, {panel.price})")
+            state = f"{panel.availability}, {panel.price}" if panel.availability != "unavailable" \
+                else f"unavailable: {panel.note}"
+            self.say(f" [g{number}] {panel.label} ({state})")
             if prompt:
                 self.say(f"      {prompt[:200]}")
         contents = [c for batches in display.generations.values() for g in batches for c in g.contents]

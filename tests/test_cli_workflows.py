@@ -4,27 +4,12 @@ what it prints when a folder has none or has problems (never a traceback)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.ccbot_process import ccbot
 from tests.conftest import MINI
-
-KEYS = ("OPENAI_API_KEY", "SORA_API_KEY", "SORA_BASE_URL", "LEONARDO_API_KEY", "ELEVENLABS_API_KEY",
-        "TELEGRAM_BOT_TOKEN", "CCBOT_WORKFLOWS_DIR", "CCBOT_FETCH_ALLOWED_HOSTS")
-
-
-def ccbot(tmp_path: Path, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
-    """`python -m bot ARGS` in an empty folder (no .env), offline, on its own data folder."""
-    clean = {k: v for k, v in os.environ.items() if k not in KEYS}
-    clean.update({"CCBOT_DATA_DIR": str(tmp_path / "data"), **env})
-    cwd = tmp_path / "cwd"
-    cwd.mkdir(exist_ok=True)
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=clean, capture_output=True,
-                          text=True, timeout=timeout, check=False)
 
 
 def test_a_workflows_folder_with_no_workflow_is_an_error_not_the_builtin_ones(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """A small JSON server, as a workflow's `api.fetch` meets one (a self-hosted
-model list): `GET /models` answers a list of model objects.
+model list): `GET /models` answers a list of model objects
+(so does `/leonardo/models`, where tests/data/reference_cc looks).
 
 Other paths misbehave on purpose: `/big` streams more than a megabyte without
 saying its length, `/declared_big` says a length of 50 MB, `/slow` answers
@@ -29,6 +30,7 @@ class FakeJSONServer(FakeServer):
 
     def setup_routes(self, app: web.Application) -> None:
         app.router.add_get("/models", self.models)
+        app.router.add_get("/leonardo/models", self.models)
         app.router.add_get("/big", self.big)
         app.router.add_get("/declared_big", self.declared_big)
         app.router.add_get("/slow", self.slow)
