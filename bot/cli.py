@@ -37,6 +37,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     settings = load_settings()
     print(doctor_report(settings))
     print(f"data dir: {settings.ccbot_data_dir.resolve()}")
+    hosts = ", ".join(sorted(settings.fetch_allowed_hosts)) or "none (CCBOT_FETCH_ALLOWED_HOSTS not set)"
+    print(f"api.fetch may ask: {hosts}")
     print(f"telegram: {'token set' if settings.telegram_bot_token else 'TELEGRAM_BOT_TOKEN not set'}; "
           f"allowed users: {len(settings.allowed_user_ids)}")
     return 0

@@ -55,8 +55,8 @@ class Settings(BaseSettings):
 
     # --- api.fetch: a workflow reading JSON from a server (e.g. a model list for a form)
     ccbot_fetch_allowed_hosts: str = ""  # comma-separated host or host:port; empty: no host at all
-    ccbot_fetch_timeout_s: float = 10.0  # the whole request, connect to last byte
-    ccbot_fetch_max_bytes: int = 1_000_000  # a longer answer is cut off and refused
+    ccbot_fetch_timeout_s: float = Field(default=10.0, gt=0)  # the whole request, connect to last byte
+    ccbot_fetch_max_bytes: int = Field(default=1_000_000, gt=0)  # a longer answer is cut off and refused
 
     # --- offline providers
     ccbot_offline_delay_s: float = 0.0  # simulated provider latency (demo/bench)

@@ -22,6 +22,15 @@ def test_a_workflows_folder_with_no_workflow_is_an_error_not_the_builtin_ones(tm
     assert "Traceback" not in done.stderr and "Started run" not in done.stdout  # the built-in CC never started
 
 
+def test_the_bot_refuses_to_start_on_a_folder_with_no_workflow(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = ccbot(tmp_path, "run", CCBOT_WORKFLOWS_DIR=str(empty), TELEGRAM_BOT_TOKEN="123456:not-a-real-token",
+                 CCBOT_ALLOWED_USERS="1", timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"no workflow to run in {empty}" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_an_invalid_workflow_prints_its_problems_not_a_traceback(tmp_path: Path) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
