@@ -21,6 +21,7 @@ from engine.protocol import InteractionResponse, RunView, SubActionRequest
 from engine.providers.registry import offline_registry
 from engine.services import FetchPolicy
 from tests.ccbot_process import ccbot
+from tests.databases import store_for
 from tests.fakes.json_server import MODELS, FakeJSONServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,7 +98,7 @@ async def play(engine: Engine, owner: str = "alice") -> tuple[RunView, dict[str,
 
 
 async def open_engine(data_dir: Path, folder: Path = REFERENCE) -> Engine:
-    return await Engine.open(db_path=data_dir / "ccbot.sqlite3", media_root=data_dir / "media",
+    return await Engine.open(store=await store_for(data_dir), media_root=data_dir / "media",
                              providers=offline_registry(), workflow_dirs=[folder], poll_scale=0.01,
                              fetch_policy=LOCAL)
 

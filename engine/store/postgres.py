@@ -31,6 +31,7 @@ from engine.store.records import (
     SpendChange,
     SpendRow,
     dumps_bytes,
+    keyword_record,
     loads,
 )
 from engine.store.schema import POSTGRES, migrations
@@ -181,11 +182,14 @@ class PostgresStore(Store):
         return (row[0], loads(row[1])) if row else None
 
     # ------------------------------------------------------------ keywords
-    async def load_keywords(self, owner: str, workflow_id: str, source: str, limit: int) -> list[dict[str, Any]]:
-        rows = await self._pool.fetch("SELECT keyword, category, weight FROM keywords WHERE owner=$1 AND"
-                                      " workflow_id=$2 AND source=$3 ORDER BY weight DESC, last_used DESC LIMIT $4",
+    async def load_keywords(
+        self, owner: str, workflow_id: str, source: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch("SELECT keyword, category, weight, source, last_used FROM keywords"
+                                      " WHERE owner=$1 AND workflow_id=$2 AND ($3::text IS NULL OR source=$3)"
+                                      " ORDER BY weight DESC, last_used DESC LIMIT $4",
                                       owner, workflow_id, source, limit)
-        return [{"keyword": r[0], "category": r[1], "weight": r[2]} for r in rows]
+        return [keyword_record(*r) for r in rows]
 
     async def save_keywords(self, owner: str, workflow_id: str, keywords: list[dict[str, Any]], source: str,
                             accumulate: bool) -> int:

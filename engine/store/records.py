@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 COMPRESS_OVER = 768  # bytes of JSON; smaller payloads stay readable text
@@ -129,3 +130,9 @@ def dumps_bytes(data: Any) -> bytes:
     """`dumps` as bytes, for a database column of bytes."""
     value = dumps(data)
     return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def keyword_record(keyword: str, category: str, weight: float, source: str, last_used: float) -> dict[str, Any]:
+    """A stored keyword as `io.weighted_keywords` hands it on (`last_used` as ISO text)."""
+    return {"keyword": keyword, "category": category, "weight": weight, "source": source,
+            "last_used": datetime.fromtimestamp(last_used, timezone.utc).isoformat(timespec="seconds")}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from engine.store.records import (
     SpendChange,
     SpendRow,
     dumps,
+    keyword_record,
     loads,
 )
 from engine.store.schema import SQLITE, migrations
@@ -190,9 +190,7 @@ class SQLiteStore(Store):
         rows = await self._rows("SELECT keyword, category, weight, source, last_used FROM keywords"
                                 f" WHERE owner=? AND workflow_id=?{which} ORDER BY weight DESC, last_used DESC"
                                 " LIMIT ?", args)
-        return [{"keyword": r[0], "category": r[1], "weight": r[2], "source": r[3],
-                 "last_used": datetime.fromtimestamp(r[4], timezone.utc).isoformat(timespec="seconds")}
-                for r in rows]
+        return [keyword_record(*r) for r in rows]
 
     async def save_keywords(
         self, owner: str, workflow_id: str, keywords: list[dict[str, Any]], source: str, accumulate: bool

@@ -13,11 +13,12 @@ from engine.errors import EngineError
 from engine.protocol import InteractionResponse, SubActionRequest
 from engine.runner import BROKEN_STEP
 from tests.conftest import MINI, scripted_registry
+from tests.databases import store_for
 
 
 @pytest.fixture
 async def engine(data_dir: Path):
-    engine = await Engine.open(db_path=data_dir / "ccbot.sqlite3", media_root=data_dir / "media",
+    engine = await Engine.open(store=await store_for(data_dir), media_root=data_dir / "media",
                                providers=scripted_registry(), workflow_dirs=[MINI], poll_scale=0.01)
     yield engine
     await engine.close()

@@ -20,6 +20,7 @@ from engine.modules.fetch import FetchRefused, fetch_json
 from engine.providers.registry import offline_registry
 from engine.services import FetchPolicy
 from engine.settings import Settings
+from tests.databases import store_for
 from tests.fakes.json_server import MODELS, FakeJSONServer
 
 LOCAL = FetchPolicy(frozenset({"127.0.0.1"}), timeout_s=2.0, max_bytes=1_000_000)
@@ -112,7 +113,7 @@ def fetch_then_pick(folder: Path, url: str) -> Path:
 
 
 async def pending_panels(data_dir: Path, folder: Path, policy: FetchPolicy) -> tuple[Any, dict[str, Any]]:
-    engine = await Engine.open(db_path=data_dir / "ccbot.sqlite3", media_root=data_dir / "media",
+    engine = await Engine.open(store=await store_for(data_dir), media_root=data_dir / "media",
                                providers=offline_registry(), workflow_dirs=[folder], fetch_policy=policy)
     try:
         view = await engine.start_run("alice", "fetching")

@@ -15,6 +15,7 @@ from engine.modules import default_modules
 from engine.modules.later import GENERATE_V2, RESULT_MAPPING, SELF_PARAMS, TARGET_SUB_ACTION
 from engine.protocol import InteractionResponse, SubActionRequest
 from engine.providers.registry import offline_registry
+from tests.databases import store_for
 
 ROOT = Path(__file__).resolve().parents[2]
 LATER = ROOT / "tests" / "data" / "reference_v2"
@@ -41,7 +42,7 @@ async def test_the_accepted_constructs_run(tmp_path: Path, data_dir: Path) -> No
     folder = tmp_path / "accepted"
     folder.mkdir()
     (folder / "workflow_v3.json").write_text(json.dumps(raw), encoding="utf-8")
-    engine = await Engine.open(db_path=data_dir / "ccbot.sqlite3", media_root=data_dir / "media",
+    engine = await Engine.open(store=await store_for(data_dir), media_root=data_dir / "media",
                                providers=offline_registry(), workflow_dirs=[folder], poll_scale=0.01)
     try:
         view = await engine.start_run("alice", "later_format")

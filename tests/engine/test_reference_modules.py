@@ -14,6 +14,7 @@ from engine.api import Engine
 from engine.definitions import WorkflowError, load_workflow
 from engine.modules import default_modules
 from tests.conftest import scripted_registry
+from tests.databases import store_for
 
 SCENES = {"scenes": [
     {"title": "Snow day", "scene_keywords": [{"keyword": "Snow", "category": "setting", "weight": 80},
@@ -41,7 +42,7 @@ def flatten(name: str, source: str, data: Any) -> dict[str, Any]:
 
 
 async def run_to_end(data_dir: Path, folder: Path, owner: str = "alice") -> dict[str, Any]:
-    engine = await Engine.open(db_path=data_dir / "ccbot.sqlite3", media_root=data_dir / "media",
+    engine = await Engine.open(store=await store_for(data_dir), media_root=data_dir / "media",
                                providers=scripted_registry(), workflow_dirs=[folder])
     try:
         view = await engine.start_run(owner, "ref")
@@ -117,7 +118,7 @@ def test_bad_pipelines_and_inputs_are_named_at_load_time(tmp_path: Path) -> None
 async def test_a_query_that_fails_at_run_time_stops_the_step_without_a_retry(data_dir: Path, tmp_path: Path) -> None:
     folder = write_workflow(tmp_path / "ref", [{"module_id": "transform.query", "name": "q", "inputs": {
         "data": [{"a": 1}], "pipeline": [{"$replaceRoot": {"newRoot": "$b"}}]}}])
-    engine = await Engine.open(db_path=data_dir / "ccbot.sqlite3", media_root=data_dir / "media",
+    engine = await Engine.open(store=await store_for(data_dir), media_root=data_dir / "media",
                                providers=scripted_registry(), workflow_dirs=[folder])
     try:
         view = await engine.start_run("alice", "ref")
