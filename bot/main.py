@@ -49,10 +49,14 @@ async def open_engine(settings: Settings, workflow: Path | None = None) -> Engin
     if folders is None and settings.ccbot_workflows_dir:
         folders = discover_workflows(settings.ccbot_workflows_dir)
     fetch = FetchPolicy(settings.fetch_allowed_hosts, settings.ccbot_fetch_timeout_s, settings.ccbot_fetch_max_bytes)
-    return await Engine.open(store=await open_store(settings.database), media_root=settings.media_root,
-                             providers=registry,
-                             workflow_dirs=folders, budget_usd=settings.ccbot_user_budget_usd,
-                             usd_per_credit=settings.ccbot_leonardo_usd_per_credit, fetch_policy=fetch)
+    store = await open_store(settings.database)
+    try:
+        return await Engine.open(store=store, media_root=settings.media_root, providers=registry,
+                                 workflow_dirs=folders, budget_usd=settings.ccbot_user_budget_usd,
+                                 usd_per_credit=settings.ccbot_leonardo_usd_per_credit, fetch_policy=fetch)
+    except BaseException:  # e.g. a workflow with problems: the store is not left open behind it
+        await store.close()
+        raise
 
 
 def run_bot(settings: Settings, webhook: bool = False) -> int:
