@@ -21,7 +21,9 @@ from engine.ids import new_id
 from engine.jobs import JobRunner, job_created_event, same_request
 from engine.modules import default_modules
 from engine.modules.base import Module
-from engine.protocol import InteractionResponse, JobView, RunView, SubActionRequest
+from engine.lookahead import last_costs, priced, set_off_by
+from engine.protocol import InteractionResponse, InteractionRequest, JobView, RunView, SubActionRequest, Understanding
+from engine.providers.base import LLMResult, ProviderError
 from engine.providers.registry import ProviderRegistry
 from engine.runlog import Listener, RunLog
 from engine.runner import RunLoop
@@ -29,6 +31,7 @@ from engine.services import Services
 from engine.state import RunState
 from engine.store import JobChange, NewEvent, Store, open_store
 from engine.templating import TemplateEngine
+from engine.understanding import interpret
 from engine.views import run_view, status_fields
 
 log = logging.getLogger(__name__)
@@ -130,6 +133,61 @@ class Engine:
     async def status_fields(self, run_id: str, with_step: bool = True) -> list[list[tuple[str, str]]]:
         run = await self.runlog.load(run_id)
         return status_fields(run, self.runlog.workflow_of(run), self.services.templates, with_step)
+
+    # ------------------------------------------------------- understanding
+    async def understand(self, run_id: str, text: str, owner: str | None = None,
+                         chosen: list[int] | None = None) -> Understanding:
+        """What `text` means at the run's open question, and what it would cost;
+        nothing is applied (a model call it took is recorded, so it is counted).
+        `chosen`: a multi-select's ticks so far (0-based), for "done"."""
+        run = await self._owned(run_id, owner)
+        view = self.view(run)
+        if view.status.value != "active" or view.pending is None:
+            reason = "This run has already finished." if view.status.value != "active" else \
+                "Nothing is being asked right now."
+            return Understanding(text=text, kind="unclear", confirm=False, reason=reason)
+        providers = self.services.providers
+        found, result = await interpret(view.pending, text, chosen=chosen, llm=providers.understander,
+                                        reasoning_effort=providers.understand_effort)
+        if result is not None:
+            await self._record_call(run_id, view.pending, "understand", result.model, result.cost_usd,
+                                    getattr(providers.understander, "name", "llm"), result)
+        calls = set_off_by(found, run, self.runlog.workflow_of(run), self.modules)
+        live = bool(calls) and providers.llm().live
+        recorded = last_costs(await self.services.store.events(run_id), {m.name for m in calls}) if live else {}
+        return priced(found, calls, live, recorded)
+
+    @property
+    def can_transcribe(self) -> bool:
+        return self.services.providers.transcriber is not None
+
+    async def transcribe(self, audio: Path, owner: str, run_id: str | None = None,
+                         duration_s: float | None = None) -> str:
+        """The words of a voice note (its cost recorded in the run, if one is open)."""
+        transcriber = self.services.providers.transcriber
+        if transcriber is None:
+            raise EngineError("Voice notes need an OpenAI key (OPENAI_API_KEY).")
+        try:
+            transcript = await transcriber.transcribe(audio, duration_s)
+        except ProviderError as exc:
+            log.warning("transcription failed: %s", exc)
+            raise EngineError(exc.user_message) from None
+        if run_id is not None:
+            run = await self._owned(run_id, owner)
+            pending = self.view(run).pending
+            if pending is not None:
+                await self._record_call(run_id, pending, "transcribe", transcript.model, transcript.cost_usd,
+                                        transcriber.name)
+        return transcript.text
+
+    async def _record_call(self, run_id: str, req: InteractionRequest, purpose: str, model: str,
+                           cost_usd: float | None, provider: str, result: LLMResult | None = None) -> None:
+        """An `llm_call` event at the open question, so the run's spending counts it."""
+        data = {"model": model, "usage": result.usage.model_dump() if result else {}, "cost_usd": cost_usd,
+                "provider": provider, "purpose": purpose}
+        async with self.runlog.hold(run_id) as run:
+            if run.status == "active":
+                await self.runlog.append(run, [NewEvent("llm_call", data, req.step_id, req.module_name)])
 
     # ------------------------------------------------------------- changing
     async def start_run(self, owner: str, workflow_id: str | None = None,
