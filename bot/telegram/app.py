@@ -36,6 +36,7 @@ from bot.telegram.presenter import Presenter
 from bot.telegram.progress import SORRY, Progress
 from bot.telegram.session import Sessions
 from bot.telegram.tap import NotYours, PersonLocks, Tap, owner_of
+from bot.telegram.voice import Voice
 from engine.api import Engine
 from engine.errors import EngineError, InvalidResponse, StaleInteraction
 from engine.settings import Settings
@@ -56,6 +57,7 @@ class TelegramFront:
         self.gate = Gate(settings.allowed_user_ids, outbox)
         self.commands = Commands(self.bot)
         self.conversation = Conversation(self.bot)
+        self.voice = Voice(self.conversation)
         self.progress = Progress(self.bot, lambda coro: self._app().create_task(coro))
         engine.subscribe(self.progress.on_event)
 
@@ -72,6 +74,7 @@ class TelegramFront:
             app.add_handler(CommandHandler(name, handler))
         app.add_handler(CallbackQueryHandler(self.on_callback))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.conversation.text))
+        app.add_handler(MessageHandler(filters.VOICE | filters.AUDIO, self.voice.handle))
         app.add_handler(MessageHandler(filters.ALL & ~filters.TEXT & ~filters.COMMAND, self.conversation.other))
         app.add_handler(MessageHandler(filters.COMMAND, c.unknown))
         app.add_error_handler(self.on_error)
