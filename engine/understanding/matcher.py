@@ -51,8 +51,9 @@ class Match:
     candidates: list[Offer] = field(default_factory=list)  # unclear: what it could have been
 
 
-def unclear(reason: str, candidates: list[Offer] | None = None) -> Match:
-    return Match("unclear", reason=reason, candidates=candidates or [])
+def unclear(reason: str, candidates: list[Offer] | None = None, certain: bool = False) -> Match:
+    """Not understood. `certain`: no model would do better (a number out of range, no words)."""
+    return Match("unclear", reason=reason, candidates=candidates or [], exact=certain)
 
 
 # ------------------------------------------------------------------ numbers
@@ -85,9 +86,9 @@ def _check_numbers(offers: Offers, numbers: list[int], kind: str) -> Match | Non
     bad = [n for n in numbers if not any(o.number == n for o in wanted)]
     if bad:
         what = "result" if kind == "pick" else "option"
-        return unclear(f"There is no {what} {bad[0]} here.", wanted)
+        return unclear(f"There is no {what} {bad[0]} here.", wanted, certain=True)
     if len(set(numbers)) != len(numbers):
-        return unclear("That names the same option twice.", wanted)
+        return unclear("That names the same option twice.", wanted, certain=True)
     return None
 
 
@@ -191,9 +192,9 @@ def _media(offers: Offers, text: str) -> Match | None:
     numbers = numbers_in(text, len(picks), frozenset({"pick", "result", "image", "video", "music"}))
     if numbers is not None:
         if not picks:
-            return unclear("Nothing has been made yet: generate first.", offers.of("generate"))
+            return unclear("Nothing has been made yet: generate first.", offers.of("generate"), certain=True)
         if len(numbers) != 1:
-            return unclear("Please pick one result.", picks)
+            return unclear("Please pick one result.", picks, certain=True)
         return _check_numbers(offers, numbers, "pick") or Match("pick", [offers.pick(numbers[0])], exact=True)
     if is_done(text):
         if len(picks) == 1:
@@ -215,7 +216,7 @@ def _select(offers: Offers, text: str) -> Match | None:
         if refused:
             return refused
         if not multi and len(numbers) > 1:
-            return unclear("Please pick just one.", options)
+            return unclear("Please pick just one.", options, certain=True)
         picked = [offers.option(n) for n in numbers]
         kind = "confirm" if multi and done else "tick" if multi else "choose"
         return Match(kind, picked, exact=True)  # type: ignore[arg-type]
@@ -241,7 +242,7 @@ def match(offers: Offers, text: str) -> Match:
     if offers.shape == "text":
         return Match("answer", offers.items, exact=True)
     if not has_words(text) and numbers_in(text, 0) is None:
-        return Match("unclear", reason="I could not find any words in that.", exact=True)
+        return unclear("I could not find any words in that.", certain=True)
     if is_no(text):
         return Match("cancel", exact=True)
     shaped = _media(offers, text) if offers.shape == "media" else _select(offers, text)
@@ -251,8 +252,7 @@ def match(offers: Offers, text: str) -> Match:
     if jump is not None:
         return jump
     if chat(text):
-        return Match("unclear", reason="That sounds like a question for me rather than an answer to this step.",
-                     exact=True)
+        return unclear("That sounds like a question for me rather than an answer to this step.", certain=True)
     if foreign(text):
         return unclear("I can only read English here.")
     return shaped or _retry(offers, text) or unclear("I'm not sure which of the options you mean.")

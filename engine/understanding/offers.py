@@ -31,6 +31,8 @@ LABEL_LIMIT = 80
 FIELD_LIMIT = 300
 DETAIL_LIMIT = 120
 # words of module and step names that say nothing about where they lead
+ICONS = {"retry": "🔄 ", "jump": "↩️ ", "generate": "▶ ", "pick": "✅ ", "done": "✔️ ",
+         "continue": "✔️ "}
 TARGET_NOISE = frozenset({"select", "and", "generate", "get", "user", "input", "step", "type", "the", "a"})
 
 
@@ -52,8 +54,7 @@ class Offer:
 
     def line(self) -> str:
         """The offer as one line of a list ("2. Cozy window nap", "🔄 New scene ideas")."""
-        icon = {"retry": "🔄 ", "jump": "↩️ ", "generate": "▶ ", "pick": "✅ ", "done": "✔️ ", "continue": "✔️ "}
-        head = f"{self.number}. " if self.kind == "option" else icon.get(self.kind, "")
+        head = f"{self.number}. " if self.kind == "option" else ICONS.get(self.kind, "")
         price = f" ({self.price})" if self.kind == "generate" and self.price not in ("", "free") else ""
         return f"{head}{self.label}{price}"
 

@@ -103,4 +103,5 @@ def refuse(offers: Offers, text: str, reason: str, via: str, candidates: list[Of
     shown = list(candidates or [])
     shown += [o for o in offers.items if o not in shown and o.kind != "answer"]
     return Understanding(interaction_id=offers.request.interaction_id, text=text, kind="unclear",
-                         via=via, reason=reason, confirm=False, options=[o.line() for o in shown])  # type: ignore[arg-type]
+                         via=via,  # type: ignore[arg-type]
+                         reason=reason, confirm=False, options=[o.line() for o in shown])

@@ -61,6 +61,7 @@ BOT_QUESTIONS = (
     r"^(what|who) (is|are) (this|you|it)\b", r"^what can (you|i) do\b", r"^how (does|do|did) (this|it|you|i)\b",
     r"^help\b", r"^how much\b", r"^(is|are) (this|it|you) (free|paid|a bot|real)\b", r"\b(cost|price|pay)\b.*\?$",
     r"^(are|r) (you|u) (there|a bot|real|human)\b", r"^what now\b", r"^and now\b", r"^now what\b",
+    r"^(is|are) (it|this|that|they|we) (done|ready|finished)\b", r"\b(done|ready|finished) yet\b", r"^how long\b",
 )  # fmt: skip
 
 # very common words of other languages the bot is not written for (Latin script only)
