@@ -14,6 +14,7 @@ from engine.presentation import generated_contents, selection_indices
 from engine.protocol import InteractionRequest, MediaDisplay, SelectDisplay, Understanding
 from engine.providers.openai_llm import OpenAILLM
 from engine.understanding import interpret, offers_of
+from engine.understanding.llm import INSTRUCTIONS
 from tests.engine.cc_questions import cc_questions
 from tests.fakes.openai_server import FakeOpenAI
 from tests.talk_script import Script, scripted
@@ -179,7 +180,8 @@ async def test_forty_phrasings_through_the_model(questions: dict[str, Interactio
         bodies = [r.json for r in fake.calls("POST", "/v1/responses")]
         assert {b["model"] for b in bodies} == {"gpt-5.6-luna"}
         assert {b["prompt_cache_key"] for b in bodies} == {"ccbot:understand:v1"}, "one cache key: one cached prefix"
-        assert {b["input"][0]["content"][0]["text"] for b in bodies}.__len__() == 1, "the same instructions first"
+        assert len({b["input"][0]["content"][0]["text"] for b in bodies}) == 1, "the same instructions first"
+        assert len(INSTRUCTIONS) >= 4 * 1100, "over OpenAI's 1,024-token minimum, so the prefix is cached"
         assert all(b["text"]["format"]["strict"] is True and b["reasoning"] == {"effort": "low"} for b in bodies)
     finally:
         await llm.aclose()
