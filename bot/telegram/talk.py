@@ -25,7 +25,7 @@ from bot.render.talk import (
 from bot.telegram.ccbot import CCBot
 from bot.telegram.session import MessageRef, Proposal, Session
 from bot.telegram.tap import Tap
-from engine.errors import InvalidResponse, StaleInteraction
+from engine.errors import EngineError, InvalidResponse, StaleInteraction
 from engine.presentation import job_progress, panel_params
 from engine.protocol import (
     MediaDisplay,
@@ -133,12 +133,16 @@ async def accept(bot: CCBot, session: Session, proposal: Proposal) -> None:
     if view.pending is None or view.pending.interaction_id != u.interaction_id:
         raise StaleInteraction("This suggestion is no longer open.")
     await _close(bot, session, proposal, accepted=True)
-    if u.sub_action is not None:
-        await _generate(bot, session, view, u.sub_action, proposal.key)
-    elif u.response is not None:
-        await bot.respond(session, u.response, urgent=True)
-    else:
-        await bot.sessions.save(session)
+    try:
+        if u.sub_action is not None:
+            await _generate(bot, session, view, u.sub_action, proposal.key)
+        elif u.response is not None:
+            await bot.respond(session, u.response, urgent=True)
+    except (EngineError, InvalidResponse) as exc:  # e.g. the provider went away meanwhile: say so
+        reason = str(exc)
+        await bot.outbox.send(session.chat_id, OutMessage(text=f"⚠️ {reason[:1].upper()}{reason[1:]}",
+                                                          parse_mode=None), urgent=True)
+    await bot.sessions.save(session)
 
 
 async def _generate(bot: CCBot, session: Session, view: RunView, action: SubActionRequest, key: str) -> None:

@@ -173,6 +173,7 @@ async def test_forty_phrasings_through_the_model(questions: dict[str, Interactio
             if call is not None:
                 assert u.via == "llm" and call.cost_usd is not None
         share = report("model path (scripted fake)", results)
+        print(f"   ({len(calls)} of them went to the model; the rest were certain for the matcher)")
         assert share >= 0.95
         assert 0 < len(calls) < len(PHRASINGS), "numbers and whole labels never need the model"
         injected = next(u for _, text, _, u in results if text.startswith("ignore your instructions"))
