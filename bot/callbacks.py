@@ -56,6 +56,8 @@ ACTIONS: frozenset[str] = frozenset(
         "hist",  # show the run's history
         "resume",  # present the pending interaction again
         "noop",  # a label-only button
+        "yes",  # typed words understood: do what was proposed (<arg> = the proposal's key)
+        "no",  # ... or leave the question as it was
     }
 )
 

@@ -1,8 +1,11 @@
 """The terminal front end behind `ccbot demo`: the same protocol as the bot.
 
 Numbered choices, free text, the media step (generate, see file paths, pick
-one), retry with feedback and jumps. `--auto` plays first choices unattended;
-`--resume` continues the last unfinished terminal run.
+one), retry with feedback and jumps. Anything else typed at a prompt ("the
+cozy one", "make it sillier", "back to the pictures") goes through the same
+`Engine.understand` as the bot, with a y/n before anything that costs.
+`--auto` plays first choices unattended; `--resume` continues the last
+unfinished terminal run.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from engine.presentation import Row, item_rows, item_title, selectable_items
+from engine.presentation import Row, item_rows, item_title, selectable_items, selection_indices
 from engine.protocol import (
     EngineEvent,
     InteractionRequest,
@@ -134,6 +137,33 @@ class TerminalDemo:
         else:
             await self.respond(req, jump_back_requested=True, jump_back_target=option.id)
 
+    async def talk(self, req: InteractionRequest, text: str) -> bool:
+        """Free text, understood by the engine and confirmed (y/n) where it asks
+        to be. True when something was done."""
+        u = await self.engine.understand(req.run_id, text, OWNER)
+        response = u.response
+        if u.kind == "tick" and u.ticks:  # no tick state here: the ticks are the answer
+            response = InteractionResponse(interaction_id=req.interaction_id,
+                                           selected_indices=selection_indices(req, u.ticks))
+        if u.kind in ("unclear", "cancel") or (response is None and u.sub_action is None):
+            self.say(f"  ? {u.reason or 'Nothing changed.'}")
+            for line in u.options[:8]:
+                self.say(f"      {line}")
+            return False
+        price = f" ({u.price})" if u.costs_money else ""
+        if u.confirm or u.kind == "tick":
+            if not self.ask(f"  → {u.summary}{price}? [y/N] ").lower().startswith("y"):
+                self.say("  Nothing changed.")
+                return False
+        else:
+            self.say(f"  → {u.summary}")
+        if u.sub_action is not None:
+            await self.engine.start_sub_action(req.run_id, u.sub_action)
+            await self.engine.wait_idle(req.run_id, timeout=900)
+        else:
+            await self.engine.respond(req.run_id, response)  # type: ignore[arg-type]
+        return True
+
     async def handle_select(self, req: InteractionRequest, display: SelectDisplay) -> None:
         items = selectable_items(display.data, display.display_schema)
         for number, (_, item, schema) in enumerate(items, start=1):
@@ -145,21 +175,27 @@ class TerminalDemo:
             answer = "" if self.auto else self.ask("Enter to continue, or an option: ")
             if answer in menu:
                 await self.take_option(req, menu[answer])
-            else:
+            elif not answer:
                 await self.respond(req, selected_indices=[])
+            else:
+                await self.talk(req, answer)
             return
         if display.multi_select:
             low, high = display.min_selections, display.max_selections or len(items)
-            hint = f"Pick {low}-{high}, e.g. 1,3"
+            hint = f"Pick {low}-{high}, e.g. 1,3 (or say what you want)"
         else:
             low = high = 1
-            hint = "Pick one"
+            hint = "Pick one (a number, or say what you want)"
         while True:
             answer = ",".join(str(i) for i in range(1, min(high, max(low, 3), len(items)) + 1)) if self.auto \
                 else self.ask(f"{hint}: ")
             if answer in menu:
                 await self.take_option(req, menu[answer])
                 return
+            if answer and not re.fullmatch(r"[\d,\s]+", answer):
+                if await self.talk(req, answer):
+                    return
+                continue
             try:
                 numbers = [int(p) for p in re.split(r"[,\s]+", answer) if p]
                 paths = [items[n - 1][0] for n in numbers if 1 <= n <= len(items)]
@@ -214,8 +250,10 @@ class TerminalDemo:
             await self.generate(req, int(answer[1:]), panel.prompt_key)
         elif answer.isdigit() and 1 <= int(answer) <= len(contents):
             await self.respond(req, selected_content_id=contents[int(answer) - 1].content_id)
+        elif answer:
+            await self.talk(req, answer)
         else:
-            self.say("  Please answer g1, g2… or a result number.")
+            self.say("  Please answer g1, g2…, a result number, or say what you want.")
 
     async def generate(self, req: InteractionRequest, number: int, prompt_key: str) -> None:
         self.say(f"  → generating with [g{number}] …")

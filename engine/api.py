@@ -21,19 +21,25 @@ from engine.ids import new_id
 from engine.jobs import JobRunner, job_created_event, same_request
 from engine.modules import default_modules
 from engine.modules.base import Module
-from engine.protocol import InteractionResponse, JobView, RunView, SubActionRequest
+from engine.lookahead import last_costs, priced, set_off_by
 from engine.personal_data import Deleted, expire_media, forget_owner
+from engine.protocol import InteractionRequest, InteractionResponse, JobView, RunView, SubActionRequest, Understanding
+from engine.providers.base import LLMResult, ProviderError
 from engine.providers.registry import ProviderRegistry
 from engine.runlog import Listener, RunLog
 from engine.runner import RunLoop
 from engine.services import FetchPolicy, Services
 from engine.state import RunState
-from engine.spending import KIND_OF_ACTION, Spending
+from engine.spending import KIND_OF_ACTION, OverBudget, Spending
 from engine.store import JobChange, NewEvent, SpendChange, Store, open_store
 from engine.templating import TemplateEngine
+from engine.understanding import interpret
 from engine.views import run_view, status_fields
 
 log = logging.getLogger(__name__)
+
+UNDERSTAND_CEILING_USD = 0.002  # what reading one typed message may cost at most (a small model, short prompt)
+TRANSCRIBE_USD_PER_MINUTE_CEILING = 0.02  # a voice note's price ceiling before the call
 
 
 class Engine:
@@ -141,6 +147,87 @@ class Engine:
     async def status_fields(self, run_id: str, with_step: bool = True) -> list[list[tuple[str, str]]]:
         run = await self.runlog.load(run_id)
         return status_fields(run, self.runlog.workflow_of(run), self.services.templates, with_step)
+
+    # ------------------------------------------------------- understanding
+    async def understand(self, run_id: str, text: str, owner: str | None = None,
+                         chosen: list[int] | None = None) -> Understanding:
+        """What `text` means at the run's open question, and what it would cost;
+        nothing is applied (a model call it took is recorded, so it is counted).
+        `chosen`: a multi-select's ticks so far (0-based), for "done"."""
+        run = await self._owned(run_id, owner)
+        view = self.view(run)
+        if view.status.value != "active" or view.pending is None:
+            reason = "This run has already finished." if view.status.value != "active" else \
+                "Nothing is being asked right now."
+            return Understanding(text=text, kind="unclear", confirm=False, reason=reason)
+        providers = self.services.providers_for(run)
+        llm, key = providers.understander, new_id("llm")
+        if llm is not None:  # a small paid call: reserved first; over budget, the free matcher alone reads it
+            try:
+                await self.spending.reserve(key, run.owner, run_id, getattr(llm, "name", "llm"), "llm",
+                                            UNDERSTAND_CEILING_USD, what="Reading your words")
+            except OverBudget:
+                llm = None
+        found, result = await interpret(view.pending, text, chosen=chosen, llm=llm,
+                                        reasoning_effort=providers.understand_effort)
+        if llm is not None and result is not None:
+            await self._record_call(run_id, view.pending, "understand", result.model, result.cost_usd or 0.0,
+                                    getattr(llm, "name", "llm"), result, spend_key=key, kind="llm")
+        elif llm is not None:  # the matcher was sure (or the call failed): nothing to pay
+            await self.services.store.record_spend([SpendChange(key=key, owner=run.owner, run_id=run_id,
+                                                                provider=getattr(llm, "name", "llm"), kind="llm",
+                                                                status="released")])
+        calls = set_off_by(found, run, self.runlog.workflow_of(run), self.modules)
+        live = bool(calls) and providers.llm().live
+        recorded = last_costs(await self.services.store.events(run_id), {m.name for m in calls}) if live else {}
+        return priced(found, calls, live, recorded)
+
+    @property
+    def can_transcribe(self) -> bool:
+        return self.services.providers.transcriber is not None
+
+    async def transcribe(self, audio: Path, owner: str, run_id: str | None = None,
+                         duration_s: float | None = None) -> str:
+        """The words of a voice note (its cost recorded in the run, if one is open)."""
+        transcriber = self.services.providers.transcriber
+        if transcriber is None or (await self.spending.limit(owner)) == 0:
+            raise EngineError("Voice notes need an OpenAI key (OPENAI_API_KEY).")
+        key = new_id("llm")
+        estimate = TRANSCRIBE_USD_PER_MINUTE_CEILING * max(1.0, (duration_s or 120) / 60)
+        await self.spending.reserve(key, owner, run_id or "", transcriber.name, "transcription", estimate,
+                                    what="Listening to this voice note")
+        try:
+            transcript = await transcriber.transcribe(audio, duration_s)
+        except ProviderError as exc:
+            log.warning("transcription failed: %s", exc)
+            raise EngineError(exc.user_message) from None
+        charge = SpendChange(key=key, owner=owner, run_id=run_id or "", provider=transcriber.name,
+                             kind="transcription", status="charged", actual_usd=transcript.cost_usd or estimate)
+        pending = self.view(await self._owned(run_id, owner)).pending if run_id is not None else None
+        if run_id is not None and pending is not None:
+            await self._record_call(run_id, pending, "transcribe", transcript.model, transcript.cost_usd,
+                                    transcriber.name, spend=charge)
+        else:
+            await self.services.store.record_spend([charge])
+        return transcript.text
+
+    async def _record_call(self, run_id: str, req: InteractionRequest, purpose: str, model: str,
+                           cost_usd: float | None, provider: str, result: LLMResult | None = None, *,
+                           spend: SpendChange | None = None, spend_key: str | None = None,
+                           kind: str = "llm") -> None:
+        """An `llm_call` event at the open question, with its accounting in the same commit."""
+        data = {"model": model, "usage": result.usage.model_dump() if result else {}, "cost_usd": cost_usd,
+                "provider": provider, "purpose": purpose}
+        async with self.runlog.hold(run_id) as run:
+            if spend is None and spend_key is not None:
+                spend = SpendChange(key=spend_key, owner=run.owner, run_id=run_id, provider=provider, kind=kind,
+                                    status="charged" if result is not None else "released",
+                                    actual_usd=cost_usd if result is not None else None)
+            if run.status == "active":
+                await self.runlog.append(run, [NewEvent("llm_call", data, req.step_id, req.module_name)],
+                                         spend=[spend] if spend else None)
+            elif spend is not None:
+                await self.services.store.record_spend([spend])
 
     # ------------------------------------------------------------- changing
     async def start_run(self, owner: str, workflow_id: str | None = None,

@@ -254,6 +254,31 @@ class SubActionRequest(BaseModel):
     request_key: str | None = None  # idempotency: the same key never submits twice
 
 
+# -------------------------------------------------------------- understanding
+
+
+class Understanding(BaseModel):
+    """What free text means at the pending question (`Engine.understand`):
+    the answer it would send, said in words, and what that would cost.
+    Nothing is applied: a front end shows `summary` and, when `confirm`,
+    asks before it sends `response` (or starts `sub_action`)."""
+
+    interaction_id: str | None = None
+    text: str = ""  # the person's words as taken
+    kind: Literal["choose", "tick", "confirm", "jump", "feedback", "generate", "pick", "answer", "cancel",
+                  "unclear"]
+    summary: str = ""  # e.g. "Pick #2 ‘Cozy window nap’", "🔄 New scene ideas with: ‘sillier’"
+    response: InteractionResponse | None = None
+    sub_action: SubActionRequest | None = None  # generate: the generation it would start
+    ticks: list[int] | None = None  # tick: the option numbers (0-based) to tick; free, nothing is sent
+    confirm: bool = True  # ask before applying (a guess, or an LLM or paid call follows)
+    costs_money: bool = False
+    price: str = "free"  # e.g. "~$0.04" when `costs_money`
+    via: Literal["matcher", "llm", "direct"] = "matcher"
+    reason: str = ""  # unclear: why, for a person
+    options: list[str] = Field(default_factory=list)  # unclear: what the step offers, one line each
+
+
 # ------------------------------------------------------------------ run views
 
 

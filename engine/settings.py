@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     openai_max_retries: int = 2  # the SDK's own retries (429/5xx/network)
     openai_timeout_s: float = 120.0
     openai_prompt_cache_retention: str = "24h"  # the spec's cache_ttl maps here
+    # --- talking to the bot: typed words understood by a small model, voice notes transcribed
+    ccbot_understand_with_llm: bool = True  # False: the offline matcher even with a key
+    openai_understand_model: str = "gpt-5.6-luna"  # OpenAI's cost-sensitive tier (gpt-5-nano is deprecated)
+    openai_understand_reasoning: str = "low"  # reasoning effort of that call ("" for the model's default)
+    openai_transcribe_model: str = "gpt-transcribe"  # the gpt-4o(-mini)-transcribe models shut down 2027-02-26
 
     # --- Sora 2 protocol (OpenAI shut its Videos API down on 2026-09-24;
     # only a gateway that still serves POST /v1/videos makes this live)

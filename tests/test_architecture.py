@@ -15,6 +15,8 @@ RULES: list[tuple[str, tuple[str, ...]]] = [
     ("engine/modules/*.py", ("engine.api", "engine.runner", "engine.runlog", "engine.jobs", "engine.views")),
     ("engine/providers/**/*.py", ("engine.modules", "engine.api", "engine.runner", "engine.runlog", "engine.jobs")),
     ("engine/presentation/*.py", ("engine.providers", "engine.modules", "engine.store", "engine.api")),
+    ("engine/understanding/*.py", ("engine.api", "engine.runner", "engine.runlog", "engine.jobs", "engine.modules",
+                                   "engine.store", "engine.lookahead")),
     ("engine/store/*.py", ("engine.api", "engine.runner", "engine.runlog", "engine.modules", "engine.providers")),
     ("bot/render/*.py", ("telegram", "bot.telegram")),
     ("bot/terminal.py", ("telegram", "bot.telegram", "bot.render")),

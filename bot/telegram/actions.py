@@ -13,6 +13,7 @@ from bot import render
 from bot.render import OutMessage
 from bot.telegram.ccbot import CCBot
 from bot.telegram.presenter import summary_file
+from bot.telegram import talk
 from bot.telegram.session import Session
 from bot.telegram.tap import Tap
 from engine.errors import InvalidResponse
@@ -269,7 +270,7 @@ async def history(bot: CCBot, tap: Tap) -> None:
 ON_QUESTION: dict[str, Action] = {
     "pick": pick, "toggle": toggle, "confirm": confirm, "page": page, "opt": option, "cancel": cancel_prompt,
     "text-default": text_default, "skip": text_default, "param": param, "gen": generate, "choose": choose,
-    "info": info, "settings": settings,
+    "info": info, "settings": settings, "yes": talk.yes, "no": talk.no,
 }
 async def forget(bot: CCBot, tap: Tap) -> None:
     """The answer to /forget's question."""

@@ -38,6 +38,7 @@ from bot.telegram.presenter import Presenter
 from bot.telegram.progress import SORRY, Progress
 from bot.telegram.session import Sessions
 from bot.telegram.tap import NotYours, PersonLocks, Tap, owner_of
+from bot.telegram.voice import Voice
 from engine.api import Engine
 from engine.errors import EngineError, InvalidResponse, StaleInteraction
 from engine.protocol import EngineEvent
@@ -65,6 +66,7 @@ class TelegramFront:
         self.retention_days = settings.ccbot_retention_days
         self._housekeeping: asyncio.Task[None] | None = None
         self.conversation = Conversation(self.bot)
+        self.voice = Voice(self.conversation)
         self.progress = Progress(self.bot, lambda coro: self._app().create_task(coro))
         engine.subscribe(self.progress.on_event)
 
@@ -83,6 +85,7 @@ class TelegramFront:
             app.add_handler(CommandHandler(name, handler))
         app.add_handler(CallbackQueryHandler(self.on_callback))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.conversation.text))
+        app.add_handler(MessageHandler(filters.VOICE | filters.AUDIO, self.voice.handle))
         app.add_handler(MessageHandler(filters.ALL & ~filters.TEXT & ~filters.COMMAND, self.conversation.other))
         app.add_handler(MessageHandler(filters.COMMAND, c.unknown))
         app.add_error_handler(self.on_error)

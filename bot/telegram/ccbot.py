@@ -11,12 +11,13 @@ from telegram.constants import ChatAction, ParseMode
 
 from bot import render
 from bot.render import OutMessage
+from bot.render.talk import NOTE_USED, quote
 from bot.telegram.outbox import Outbox
 from bot.telegram.presenter import Presenter
 from bot.telegram.session import Session, Sessions
 from bot.telegram.tap import PersonLocks, owner_of
 from engine.api import Engine
-from engine.protocol import InteractionResponse, RunView
+from engine.protocol import InteractionResponse, RunView, TextInputDisplay
 from engine.settings import Settings
 
 TYPING_AFTER_S = 0.8  # "typing…" only when an answer takes a while (an LLM call)
@@ -44,10 +45,23 @@ class CCBot:
     async def show(self, view: RunView, session: Session, *, again: bool = False, files_again: bool = False,
                    urgent: bool = False) -> None:
         """Show the run and keep what was shown (one write, only if something changed)."""
+        if session.note and await self._use_note(view, session):
+            return
         try:
             await self.presenter.show(view, session, again=again, files_again=files_again, urgent=urgent)
         finally:
             await self.sessions.save(session)
+
+    async def _use_note(self, view: RunView, session: Session) -> bool:
+        """Answer the run's first text question with the idea typed before the run
+        began (and say so). True when it did: the answer is shown by then."""
+        req = view.pending
+        if req is None or not isinstance(req.display_data, TextInputDisplay):
+            return False
+        note, session.note = (session.note or "")[: req.display_data.max_length], None
+        await self.outbox.send(session.chat_id, OutMessage(text=NOTE_USED.format(idea=quote(note)), parse_mode=None))
+        await self.respond(session, InteractionResponse(interaction_id=req.interaction_id, value=note), urgent=True)
+        return True
 
     async def respond(self, session: Session, response: InteractionResponse, *, urgent: bool = False) -> None:
         """Answer the open question; show where that leads."""
@@ -60,8 +74,9 @@ class CCBot:
         session.feedback_option = None
         await self.show(view, session, urgent=urgent)
 
-    async def start_new(self, user_id: int, chat_id: int, force: bool) -> None:
-        """A new run in this chat; with one in progress, ask first (unless `force`)."""
+    async def start_new(self, user_id: int, chat_id: int, force: bool, note: str | None = None) -> None:
+        """A new run in this chat; with one in progress, ask first (unless `force`).
+        `note`: a video idea, the answer to the run's first text question."""
         owner = owner_of(user_id)
         active = await self.engine.active_run(owner)
         if active and not force:
@@ -76,7 +91,7 @@ class CCBot:
         if active:
             await self.end_run(active.run_id, owner)
         view = await self.engine.start_run(owner, origin={"chat_id": chat_id})
-        await self.show(view, Session(run_id=view.run_id, owner=owner, chat_id=chat_id), urgent=True)
+        await self.show(view, Session(run_id=view.run_id, owner=owner, chat_id=chat_id, note=note), urgent=True)
 
     async def end_run(self, run_id: str, owner: str) -> None:
         """Stop a run and let its chat say so (status), then forget its session."""

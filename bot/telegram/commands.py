@@ -26,7 +26,9 @@ HELP = (
     "I make short cute-pet videos with you, step by step: pet and mood, a scene, a picture, "
     "what moves, a clip, a caption, a title and music.\n\n"
     "Tap the buttons to choose. 🔄 asks for a new version (you can say what to change), "
-    "↩️ goes back. You can leave at any time and come back later: /status shows where you are.\n\n"
+    "↩️ goes back. Or just type (or say, in a voice note) what you want: “2”, “the cozy one”, "
+    "“make it sillier”, “go back to the pictures”; I say what I understood and ask before anything "
+    "that costs. You can leave at any time and come back later: /status shows where you are.\n\n"
     "/new start a video · /status where am I · /cancel stop · /history finished videos · /forget delete my data"
 )
 
@@ -40,6 +42,8 @@ class Commands:
         lines = [
             "🐾 Hi! I help you make a short cute-pet video, one tap at a time.",
             "You pick pet, mood and scene; I make the picture, the clip, the caption and the music.",
+            "You can also just describe the video you’d like, e.g. “a corgi chasing bubbles in the garden”, "
+            "and type (or say) what you want at any step.",
         ]
         budget = await bot.engine.spending.budget(owner_of(update.effective_user.id))
         if budget.limit_usd == 0:

@@ -192,6 +192,12 @@ class Outbox:
             for handle in handles:
                 handle.close()
 
+    async def download(self, file_id: str, path: Path) -> Path:
+        """A file a person sent (a voice note), saved at `path` (getFile, then its download)."""
+        self.calls["getFile"] = self.calls.get("getFile", 0) + 1
+        handle = await self.bot.get_file(file_id)
+        return Path(await handle.download_to_drive(path))
+
     async def chat_action(self, chat_id: int, action: str, force: bool = False) -> None:
         """"typing…" and the like: cosmetic, so throttled and never queued."""
         now = time.monotonic()

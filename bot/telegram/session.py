@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field, PrivateAttr
 
 from bot.callbacks import interaction_key
+from engine.protocol import Understanding
 from engine.store import SessionRow, Store
 
 
@@ -24,6 +25,14 @@ class MessageRef(BaseModel):
     message_id: int
     shown: str = ""
     caption: bool = False  # a photo or video whose caption is its text
+
+
+class Proposal(BaseModel):
+    """What typed words were understood as, waiting for the person's [Yes]."""
+
+    key: str  # what its buttons carry: a newer proposal makes older buttons stale
+    understanding: Understanding
+    message_id: int | None = None  # the message with the buttons
 
 
 class Session(BaseModel):
@@ -39,11 +48,13 @@ class Session(BaseModel):
     details: bool = False  # a select shows every option's details, not its short list
     settings: str | None = None  # a media question shows this provider's settings (its prompt key)
     control: MessageRef | None = None  # the question's message that carries its buttons
+    proposal: Proposal | None = None  # typed words understood, asking [Yes] [No] before anything happens
     # the conversation around it
     shown: str = ""  # the screen last shown in full (a question id, or an error)
     status: MessageRef | None = None  # the pinned status message
     module_progress: MessageRef | None = None  # a long module's progress message (the final render)
     file_ids: dict[str, str] = Field(default_factory=dict)  # preview file path -> Telegram file id
+    note: str | None = None  # a video idea typed before the run: the answer to its first text question
     closed: bool = Field(default=False, exclude=True)  # the run's end was shown: the row goes
     _loaded: str = PrivateAttr(default="")
 
@@ -54,6 +65,7 @@ class Session(BaseModel):
         self.interaction_id = interaction_id
         self.chosen, self.page, self.params = [], 0, {}
         self.feedback_option, self.details, self.settings, self.control = None, False, None, None
+        self.proposal = None
 
     @property
     def key(self) -> str | None:

@@ -141,6 +141,7 @@ class Module(ABC):
     module_id: str = ""
     interactive: bool = False
     background: bool = False  # long (e.g. a render): runs off the person's tap, queued (engine/background.py)
+    calls_provider: bool = False  # runs a paid provider call (an LLM): free text asks before it sets one off
     id_prefix: str = "int"
 
     def check_config(self, module: ModuleDef) -> list[str]:

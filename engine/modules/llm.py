@@ -89,6 +89,7 @@ def feedback_messages(earlier: list[dict[str, Any]]) -> list[LLMMessage]:
 
 class LLMModule(Module):
     module_id = "api.llm"
+    calls_provider = True
 
     def check_config(self, module: ModuleDef) -> list[str]:
         return require_inputs(module, "input")

@@ -85,6 +85,7 @@ class LLMRequest(BaseModel):
     model: str | None = None  # None: the provider's configured default
     metadata: dict[str, Any] = Field(default_factory=dict)  # step_id, run_id, module name: for logs
     max_output_tokens: int | None = None
+    reasoning_effort: str | None = None  # e.g. "low" for a small, fast call; None: the model's default
     # workflow-supplied hints for offline writers; live providers ignore it
     hints: dict[str, Any] = Field(default_factory=dict)
 

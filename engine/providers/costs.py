@@ -54,6 +54,13 @@ PRICES: dict[tuple[str, str, str], Price] = {
     ("openai", "gpt-5.2", "input"): Price(1.75, "usd/1M tokens", False, "OpenAI pricing page as quoted, 2026"),
     ("openai", "gpt-5.2", "cached_input"): Price(0.175, "usd/1M tokens", False, "OpenAI pricing page as quoted, 2026"),
     ("openai", "gpt-5.2", "output"): Price(14.0, "usd/1M tokens", False, "OpenAI pricing page as quoted, 2026"),
+    ("openai", "gpt-5.6-luna", "input"): Price(0.20, "usd/1M tokens", False, "OpenAI model page as quoted, 2026"),
+    ("openai", "gpt-5.6-luna", "cached_input"): Price(0.02, "usd/1M tokens", False, "OpenAI model page as quoted"),
+    ("openai", "gpt-5.6-luna", "output"): Price(1.20, "usd/1M tokens", False, "OpenAI model page as quoted, 2026"),
+    # speech to text, per minute of audio
+    ("openai", "gpt-transcribe", "minute"): Price(0.0045, "usd/minute", False, "OpenAI model page as quoted"),
+    ("openai", "gpt-4o-mini-transcribe", "minute"): Price(0.003, "usd/minute", False, "third-party estimate"),
+    ("openai", "whisper-1", "minute"): Price(0.006, "usd/minute", False, "provider-apis.md 9.1"),
 }
 
 
@@ -87,6 +94,14 @@ def llm_cost_usd(model: str, usage: LLMUsage) -> float | None:
     cached_rate = p_cached.amount if p_cached else p_in.amount
     total = fresh * p_in.amount + cached * cached_rate + usage.output_tokens * p_out.amount
     return round(total / 1_000_000, 8)
+
+
+def transcription_cost_usd(model: str, seconds: float | None) -> float | None:
+    """Dollar cost of transcribing `seconds` of audio; None when unknown."""
+    p = price("openai", model, "minute")
+    if p is None or seconds is None:
+        return None
+    return round(p.amount * max(0.0, seconds) / 60, 8)
 
 
 def _llm_family(model: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from engine.providers.http import RetryPolicy
 from engine.providers.registry import ProviderRegistry
 from engine.providers.slots import provider_slots
+from engine.providers.conversation import attach_conversation
 from engine.settings import Settings
 
 
@@ -27,7 +28,9 @@ def build_registry(
     retry policy (tests pass tiny delays).
     """
     delay = settings.ccbot_offline_delay_s if delay_s is None else delay_s
-    return ProviderRegistry.from_slots(provider_slots(settings, delay, retry))
+    registry = ProviderRegistry.from_slots(provider_slots(settings, delay, retry))
+    attach_conversation(registry, settings)
+    return registry
 
 
 def doctor_report(settings: Settings) -> str:
@@ -39,13 +42,22 @@ def doctor_report(settings: Settings) -> str:
     for slot in provider_slots(settings, 0.0, None):
         why = slot.info if slot.mode == "live" else slot.detail
         lines.append(f"{slot.provider} {slot.capability}: {slot.mode} ({why})")
+    if settings.openai_api_key is not None:
+        understand = (f"model {settings.openai_understand_model}" if settings.ccbot_understand_with_llm
+                      else "offline matcher: CCBOT_UNDERSTAND_WITH_LLM is off")
+        lines.append(f"openai understand: live ({understand})")
+        lines.append(f"openai speech: live (model {settings.openai_transcribe_model})")
+    else:
+        lines.append("openai understand: offline (matcher; OPENAI_API_KEY not set)")
+        lines.append("openai speech: unavailable (OPENAI_API_KEY not set)")
     return "\n".join(lines)
 
 
 async def aclose_registry(registry: ProviderRegistry) -> None:
     """Close the live providers' HTTP clients (call once at shutdown)."""
     seen: set[int] = set()
-    for impl in [registry.llm_default, *registry.llms.values(), *registry.media_providers.values()]:
+    for impl in [registry.llm_default, *registry.llms.values(), *registry.media_providers.values(),
+                 registry.understander, registry.transcriber]:
         close = getattr(impl, "aclose", None)
         if close is not None and id(impl) not in seen:
             seen.add(id(impl))

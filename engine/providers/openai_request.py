@@ -47,6 +47,8 @@ async def build_params(
         params["text"] = {"format": schema_format(request.output_schema, request.schema_name)}
     if request.max_output_tokens:
         params["max_output_tokens"] = request.max_output_tokens
+    if request.reasoning_effort:
+        params["reasoning"] = {"effort": request.reasoning_effort}
     key = prompt_cache_key(request.metadata)
     if key:
         params["prompt_cache_key"] = key

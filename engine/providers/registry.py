@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from engine.providers.base import LLMProvider, MediaProvider
 from engine.providers.slots import Mode, Slot, provider_slots
+from engine.providers.speech import Transcriber
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,9 @@ class ProviderRegistry:
     llms: dict[str, LLMProvider] = field(default_factory=dict)
     media_providers: dict[tuple[str, str], MediaProvider] = field(default_factory=dict)
     statuses: list[ProviderStatus] = field(default_factory=list)
+    understander: LLMProvider | None = None  # a small model that reads free text (None: the offline matcher)
+    understand_effort: str | None = None  # its reasoning effort
+    transcriber: Transcriber | None = None  # voice notes to text (None: voice is refused politely)
 
     def warm_up(self) -> None:
         """Each provider's start-up work (blocking: call it in a thread)."""

@@ -1,4 +1,5 @@
-"""Fake OpenAI: `POST /v1/responses` and `POST /v1/images/generations`.
+"""Fake OpenAI: `POST /v1/responses`, `POST /v1/images/generations` and
+`POST /v1/audio/transcriptions`.
 
 Checks what the real API checks (as far as the facts brief documents it):
 Bearer auth; Responses field names (max_output_tokens, not
@@ -8,8 +9,14 @@ strict-mode schema rules; part types per role (assistant history must be
 output_text); data URLs whose declared type matches the bytes; images:
 `model` always sent, gpt-image sizes and qualities, no response_format.
 
+Transcriptions: multipart only, a known speech-to-text model, a non-empty
+`file` part whose name has an extension the endpoint takes; the words are
+`transcript` (or `transcribe_with(file bytes, filename)`).
+
 Extra scenarios: "insufficient_quota", "incomplete", "content_filter",
-"malformed_body" (a 200 whose body is not JSON), "reject_custom_size".
+"malformed_body" (a 200 whose body is not JSON), "reject_custom_size",
+"reject_ogg" (transcriptions refuse .ogg files, as a model that does not take
+the container would).
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ IMAGE_FIELDS = {
     "background", "moderation", "stream", "partial_images", "user", "response_format",
 }  # fmt: skip
 GPT_IMAGE_MODELS = {"gpt-image-2", "gpt-image-1.5", "gpt-image-1-mini", "chatgpt-image-latest"}
+TRANSCRIBE_MODELS = {"gpt-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-transcribe", "whisper-1"}
+AUDIO_EXTENSIONS = {"flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "oga", "wav", "webm"}
 DATA_URL = re.compile(r"^data:(image/(?:png|jpeg|webp|gif));base64,(.+)$", re.S)
 
 
@@ -90,6 +99,8 @@ class FakeOpenAI(FakeServer):
         # writes the answer from the request body (e.g. the offline writer, for a whole workflow run)
         self.answer_with: Callable[[dict[str, Any]], Awaitable[str]] | None = None
         self.usage = {"input_tokens": 1500, "cached_tokens": 1024, "output_tokens": 80, "reasoning_tokens": 32}
+        self.transcript = "the second one please"  # what every recording says
+        self.transcribe_with: Callable[[bytes, str], str] | None = None
 
     def api_prefix(self) -> str:
         return "/v1"
@@ -97,6 +108,7 @@ class FakeOpenAI(FakeServer):
     def setup_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/responses", self.responses)
         app.router.add_post("/v1/images/generations", self.images)
+        app.router.add_post("/v1/audio/transcriptions", self.transcriptions)
 
     # ------------------------------------------------------------ common
 
@@ -126,7 +138,7 @@ class FakeOpenAI(FakeServer):
                 429, "Rate limit reached for requests", etype="requests", code="rate_limit_exceeded",
                 headers={"retry-after-ms": str(int(float(self.retry_after) * 1000))},
             )  # fmt: skip
-        if request[RECORDED].content_type != "application/json":
+        if request[RECORDED].content_type != "application/json" and request.path != "/v1/audio/transcriptions":
             return openai_error(400, "Expected a JSON body")
         return None
 
@@ -300,6 +312,35 @@ class FakeOpenAI(FakeServer):
             "prompt_cache_retention": body.get("prompt_cache_retention"),
             "text": body.get("text") or {"format": {"type": "text"}},
         }  # fmt: skip
+
+    # ---------------------------------------------------- transcriptions
+
+    async def transcriptions(self, request: web.Request) -> web.Response:
+        early = self._pre_checks(request)
+        if early is not None:
+            return early
+        recorded = request[RECORDED]
+        if recorded.content_type != "multipart/form-data":
+            return openai_error(400, "Expected a multipart/form-data body")
+        model = recorded.form.get("model")
+        if model is None:
+            return openai_error(400, "Missing required parameter: 'model'.", param="model",
+                                code="missing_required_parameter")
+        if model not in TRANSCRIBE_MODELS:
+            return openai_error(400, f"Invalid value for 'model': {model}.", param="model", code="invalid_value")
+        upload = recorded.files.get("file")
+        if upload is None or not upload.data:
+            return openai_error(400, "Missing required parameter: 'file'.", param="file",
+                                code="missing_required_parameter")
+        extension = (upload.filename or "").rsplit(".", 1)[-1].lower() if "." in (upload.filename or "") else ""
+        if extension not in AUDIO_EXTENSIONS or (self.scenario == "reject_ogg" and extension in ("ogg", "oga")):
+            return openai_error(400, "Invalid file format. Supported formats: " + ", ".join(sorted(AUDIO_EXTENSIONS)),
+                                param="file", code="invalid_file_format")
+        if len(upload.data) > 25 * 1024 * 1024:
+            return openai_error(413, "Maximum content size limit (26214400) exceeded.")
+        text = self.transcribe_with(upload.data, upload.filename or "") if self.transcribe_with else self.transcript
+        seconds = max(1.0, len(upload.data) / 4000)
+        return web.json_response({"text": text, "usage": {"type": "duration", "seconds": seconds}})
 
     # ------------------------------------------------------------ images
 

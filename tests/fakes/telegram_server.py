@@ -445,10 +445,17 @@ class FakeTelegramServer:
         *,
         file_bytes: bytes | None = None,
         file_name: str | None = None,
+        voice: bool = False,
+        audio: bool = False,
+        duration: int = 3,
+        file_size: int | None = None,
     ) -> dict[str, Any]:
         """A person sends a message; returns the Update (dict). A text starting
         with "/" gets a bot_command entity, as real clients add. With
-        sticker/document/photo the text becomes the caption (if any)."""
+        sticker/document/photo/voice/audio the text becomes the caption (if
+        any); a voice note or audio file lasts `duration` seconds and says it
+        is `file_size` bytes (default: its real size), and its bytes can be
+        fetched with getFile and the file URL."""
         user = self.add_user(user_id)
         if chat_id is None:
             chat_id = user_id if chat_type == "private" else -user_id
@@ -480,7 +487,17 @@ class FakeTelegramServer:
             content = file_bytes if file_bytes is not None else b"%PDF-1.4 fake document\n"
             record = self._new_file("document", content, file_name or "file.pdf", "application/octet-stream")
             message["document"] = self._document_object(record)
-        media = sticker or photo or document
+        elif voice or audio:
+            content = file_bytes if file_bytes is not None else b"OggS\x00fake voice"
+            name = file_name or ("voice.ogg" if voice else "recording.mp3")
+            mime = "audio/ogg" if voice else "audio/mpeg"
+            record = self._new_file("voice" if voice else "audio", content, name, mime, size=file_size)
+            body: dict[str, Any] = {"file_id": record.file_id, "file_unique_id": record.file_unique_id,
+                                    "duration": duration, "mime_type": mime, "file_size": record.size}
+            if audio:
+                body["file_name"] = name
+            message["voice" if voice else "audio"] = body
+        media = sticker or photo or document or voice or audio
         if text:
             key = "caption" if media else "text"
             message[key] = text
