@@ -38,6 +38,7 @@ class Engine:
     def __init__(self, services: Services, workflows: dict[str, WorkflowDef],
                  modules: dict[str, Module] | None = None, default_workflow: str | None = None) -> None:
         self.services = services
+        services.templates.add_function("estimate", services.providers.estimate)
         self.workflows = workflows
         self.modules = modules or default_modules()
         self.runlog = RunLog(services.store, workflows, self._answer_text)
