@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.modules.base import Module
 from engine.modules.compose import ComposeModule
+from engine.modules.files import FileInputModule, FitImageModule
 from engine.modules.io import ClientWriteModule, ExtractModule, RenderTemplateModule, WeightedKeywordsModule
 from engine.modules.llm import LLMModule
 from engine.modules.media import MediaGenerateModule
@@ -14,6 +15,8 @@ def default_modules() -> dict[str, Module]:
     modules: list[Module] = [
         SelectModule(),
         TextInputModule(),
+        FileInputModule(),
+        FitImageModule(),
         LLMModule(),
         MediaGenerateModule(),
         ComposeModule(),
