@@ -41,7 +41,7 @@ async def test_no_keys_is_pure_demo_mode() -> None:
     assert registry.all_offline
     assert isinstance(registry.llm(), OfflineLLM)
     found = modes(registry)
-    assert len(found) == 6
+    assert len(found) == 8  # img2img (your own photo) on OpenAI and Leonardo too
     assert found[("leonardo", "img2vid")] == ("offline", "LEONARDO_API_KEY not set")
     assert found[("openai", "img2vid")][0] == "offline"
     assert isinstance(registry.media("openai", "img2vid"), OfflineVideoProvider)
@@ -104,7 +104,7 @@ def test_doctor_report_never_shows_a_secret() -> None:
     )
     assert "openai llm: live (model gpt-5.2, base https://api.openai.com/v1)" in report
     assert "openai img2vid: live (Sora protocol, model sora-2, base https://gateway.example/v1)" in report
-    assert len(report.splitlines()) == 6
+    assert len(report.splitlines()) == 8
     assert "SECRET" not in report
 
     offline = doctor_report(settings())

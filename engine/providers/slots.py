@@ -33,7 +33,7 @@ SORA_SHUTDOWN = (
 @dataclass
 class Slot:
     provider: str
-    capability: str  # llm, txt2img, img2vid, txt2audio
+    capability: str  # llm, txt2img, img2img, img2vid, txt2audio
     mode: Mode
     factory: Callable[[], Any] | None  # builds the implementation; None when unavailable
     detail: str = ""  # why offline/unavailable
@@ -93,6 +93,15 @@ def provider_slots(settings: Settings, delay_s: float, retry: RetryPolicy | None
         lambda: LeonardoImages.from_settings(settings, retry=retry),
         lambda: OfflineImageProvider("leonardo", delay_s=delay_s),
         f"model {settings.leonardo_image_model_id}, base {leonardo_base}")  # fmt: skip
+    # img2img: a picture made from the person's own photo (OpenAI edits; Leonardo guided by an init image)
+    add("openai", "img2img", openai_key, "OPENAI_API_KEY",
+        lambda: OpenAIImages.from_settings(settings),
+        lambda: OfflineImageProvider("openai", delay_s=delay_s),
+        f"image edits, model {settings.openai_image_model}, base {openai_base}")  # fmt: skip
+    add("leonardo", "img2img", leonardo_key, "LEONARDO_API_KEY",
+        lambda: LeonardoImages.from_settings(settings, retry=retry),
+        lambda: OfflineImageProvider("leonardo", delay_s=delay_s),
+        f"guided by an init image, model {settings.leonardo_image_model_id}, base {leonardo_base}")  # fmt: skip
     add("leonardo", "img2vid", leonardo_key, "LEONARDO_API_KEY",
         lambda: LeonardoVideo.from_settings(settings, retry=retry),
         lambda: OfflineVideoProvider("leonardo", delay_s=delay_s),
