@@ -179,7 +179,8 @@ def draw_pet_scene(width: int, height: int, prompt: str, seed: int) -> Image.Ima
 
 
 def image_notes(paths: list[str]) -> list[str]:
-    """What an offline-made PNG says about itself (its prompt), so analysis can "see" it."""
+    """What a picture tells the offline writer, so analysis can "see" it: an offline-made PNG
+    its prompt; any other picture (a person's own photo) the colours in its middle."""
     notes: list[str] = []
     for path in paths:
         try:
@@ -187,9 +188,29 @@ def image_notes(paths: list[str]) -> list[str]:
                 info = getattr(img, "text", {}) or {}
                 if info.get("prompt"):
                     notes.append(f"Image prompt: {info['prompt']}")
+                elif colours := colour_words(img):
+                    notes.append(f"**Photo colours:** {', '.join(colours)}")
         except (OSError, ValueError):
             continue
     return notes
+
+
+_COLOURS = {"ginger": (214, 128, 58), "cream": (236, 222, 196), "white": (246, 246, 244), "grey": (142, 142, 148),
+            "black": (34, 34, 38), "brown": (116, 78, 50), "golden": (212, 168, 88)}
+
+
+def colour_words(img: Image.Image, most: int = 2) -> list[str]:
+    """The coat-like colour names of the middle of a picture, the largest area first."""
+    small = img.convert("RGB").resize((48, 48))
+    w, h = small.size
+    middle = small.crop((w // 4, h // 4, w * 3 // 4, h * 3 // 4))
+    counts: dict[str, int] = {}
+    for count, pixel in middle.getcolors(w * h) or []:
+        name = min(_COLOURS, key=lambda n: sum((a - b) ** 2 for a, b in zip(_COLOURS[n], pixel, strict=True)))
+        counts[name] = counts.get(name, 0) + count
+    ranked = sorted(counts, key=lambda n: -counts[n])
+    total = sum(counts.values()) or 1
+    return [n for n in ranked[:most] if counts[n] * 5 >= total or n == ranked[0]]
 
 
 # One picture drawn at a time per process: each canvas takes ~90 MB while it is
