@@ -128,6 +128,14 @@ class Engine:
         rows = await self.services.store.list_runs(owner, "active", 1)
         return await self.get_run(rows[0].run_id) if rows else None
 
+    async def incoming_path(self, run_id: str, suffix: str = "") -> Path:
+        """Where a front end puts a file the person sent for this run before answering
+        with it: inside the run's own folder, never anywhere shared."""
+        run = await self.runlog.load(run_id)
+        folder = self.services.run_dir(run.owner, run.run_id) / "incoming"
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        return folder / f"{new_id('in')}{suffix}"
+
     async def status_fields(self, run_id: str, with_step: bool = True) -> list[list[tuple[str, str]]]:
         run = await self.runlog.load(run_id)
         return status_fields(run, self.runlog.workflow_of(run), self.services.templates, with_step)
