@@ -442,6 +442,7 @@ class FakeTelegramServer:
         sticker: bool = False,
         document: bool = False,
         photo: bool = False,
+        video: bool = False,
         *,
         file_bytes: bytes | None = None,
         file_name: str | None = None,
@@ -485,7 +486,13 @@ class FakeTelegramServer:
             record = self._new_file("document", content, file_name or "file.pdf",
                                     mime_type or "application/octet-stream", file_size)
             message["document"] = self._document_object(record)
-        media = sticker or photo or document
+        elif video:
+            content = file_bytes if file_bytes is not None else b"\x00\x00\x00\x18ftypmp42" + bytes(64)
+            record = self._new_file("video", content, file_name or "video.mp4", mime_type or "video/mp4", file_size)
+            message["video"] = {"file_id": record.file_id, "file_unique_id": record.file_unique_id, "width": 720,
+                                "height": 1280, "duration": 3, "mime_type": record.mime_type,
+                                "file_size": record.size}
+        media = sticker or photo or document or video
         if text:
             key = "caption" if media else "text"
             message[key] = text
