@@ -18,6 +18,7 @@ Extra scenarios: "failed" (the job ends FAILED), "no_credits" (402).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -58,6 +59,7 @@ class FakeLeonardo(FakeServer):
         self.generated_images: dict[str, str] = {}  # image id -> generation id
         self.init_images: dict[str, dict[str, Any]] = {}  # id -> {extension, fields, uploaded, size}
         self.polls: dict[str, int] = {}
+        self.hold_uploads: asyncio.Event | None = None  # set: S3 uploads wait for it (a kill mid-upload)
 
     def api_prefix(self) -> str:
         return "/api/rest/v1"
@@ -240,6 +242,8 @@ class FakeLeonardo(FakeServer):
 
     async def s3_upload(self, request: web.Request) -> web.Response:
         recorded = request[RECORDED]
+        if self.hold_uploads is not None:
+            await self.hold_uploads.wait()
 
         def s3_error(status: int, code: str, message: str) -> web.Response:
             xml = (
