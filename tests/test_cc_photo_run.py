@@ -5,18 +5,15 @@ photo is the img2img reference), what the prompts learn from the photo, and when
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PIL import Image
 
 from engine.api import Engine
 from engine.protocol import FileAnswer, InteractionRequest
-from engine.providers.registry import offline_registry
 from tests.players import play_first_choices
-from tests.test_cc_workflow_run import CC, RecordingLLM
+from tests.test_cc_workflow_run import RecordingLLM, setup  # noqa: F401 - the engine fixture
 
 GINGER = (222, 130, 55)
 
@@ -26,23 +23,12 @@ def ginger_photo(path: Path, size: tuple[int, int] = (1200, 900)) -> Path:
     return path
 
 
-@pytest.fixture
-async def setup(tmp_path: Path):
-    registry = offline_registry()
-    llm = RecordingLLM(registry.llm_default)
-    registry.llm_default = llm  # type: ignore[assignment]
-    registry.llms = {"openai": llm}  # type: ignore[dict-item]
-    engine = await Engine.open(db_path=tmp_path / "db.sqlite3", media_root=tmp_path / "media",
-                               providers=registry, workflow_dirs=[CC], poll_scale=0.01)
-    yield engine, llm
-    await engine.close()
-
-
 def user_text(llm: RecordingLLM, module: str) -> str:
     return "\n".join(m.text or "" for m in llm.requests[module][-1].messages if m.role == "user")
 
 
 async def play(engine: Engine, photo: Path | None, caption: str, way: int) -> tuple[str, list[str]]:
+    """A run with this photo (or none) and way, to the end; returns (run id, questions asked)."""
     view = await engine.start_run("alice")
     asked: list[str] = []
 
@@ -51,6 +37,7 @@ async def play(engine: Engine, photo: Path | None, caption: str, way: int) -> tu
 
     files = {"get_pet_photo": FileAnswer(path=str(photo), caption=caption)} if photo else {}
     await play_first_choices(engine, view.run_id, picks={"choose_photo_way": [way]}, files=files, on_request=seen)
+    assert (await engine.get_run(view.run_id)).status.value == "completed"
     return view.run_id, asked
 
 
@@ -59,7 +46,6 @@ async def test_animate_my_photo(setup, tmp_path: Path) -> None:
     photo = ginger_photo(tmp_path / "IMG_2041.jpg")
     run_id, asked = await play(engine, photo, "this is Biscuit, my ginger cat", way=0)
     state = await engine.state(run_id)
-    assert (await engine.get_run(run_id)).status.value == "completed"
     # the photo told the workflow the pet: no blind "Cat or Dog?"
     assert "select_pet_type" not in asked and state["pet_type_selection"]["label"] == "Cat"
     assert asked[:2] == ["get_pet_photo", "choose_photo_way"]
@@ -91,7 +77,6 @@ async def test_make_scenes_with_my_pet(setup, tmp_path: Path) -> None:
     photo = ginger_photo(tmp_path / "pet.jpg")
     run_id, asked = await play(engine, photo, "my ginger cat", way=1)
     state = await engine.state(run_id)
-    assert (await engine.get_run(run_id)).status.value == "completed"
     assert "generate_scenes_with_pet" in asked and "select_photo_frame" not in asked
     assert "generate_and_select_images" not in asked
     assert "reference picture" in user_text(llm, "generate_image_prompts")
@@ -108,9 +93,8 @@ async def test_make_scenes_with_my_pet(setup, tmp_path: Path) -> None:
 
 async def test_a_photo_that_says_nothing_still_asks_cat_or_dog(setup, tmp_path: Path) -> None:
     engine, _ = setup
-    run_id, asked = await play(engine, ginger_photo(tmp_path / "pet.jpg"), "", way=0)
+    _, asked = await play(engine, ginger_photo(tmp_path / "pet.jpg"), "", way=0)
     assert "select_pet_type" in asked  # the offline analysis could not tell: it asks, it does not guess
-    assert (await engine.get_run(run_id)).status.value == "completed"
 
 
 async def test_no_photo_is_the_workflow_as_before(setup) -> None:
@@ -158,8 +142,3 @@ def _file(view: Any, path: Path, caption: str) -> Any:
 
     return InteractionResponse(interaction_id=view.pending.interaction_id,
                                file=FileAnswer(path=str(path), caption=caption))
-
-
-def test_photo_bytes_helper_is_stable(tmp_path: Path) -> None:
-    a = ginger_photo(tmp_path / "a.jpg")
-    assert hashlib.sha256(a.read_bytes()).hexdigest() == hashlib.sha256(a.read_bytes()).hexdigest()

@@ -1,7 +1,7 @@
 """A person's own picture: what it really is, whether it can be used, and an upright copy.
 
-`sniff` names the real format from the first bytes (never the file name or
-the sender's MIME type). `normalise_photo` refuses, with a reason a person can
+`engine.media.images.sniff` names the real format from the first bytes (never
+the file name or the sender's MIME type). `normalise_photo` refuses, with a reason a person can
 read (`PhotoRefused`), anything that is not a still picture the video can be
 made from: not an image, a video or an animated GIF/WebP/PNG, a file Pillow
 cannot decode to the end (a cut-off JPEG), too few pixels on the short side,
@@ -21,40 +21,15 @@ from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from engine.media.images import save_atomic
+from engine.media.images import save_atomic, sniff
 
 KIND_NAMES = {"jpeg": "JPEG", "png": "PNG", "webp": "WebP", "heic": "HEIC/HEIF", "gif": "GIF", "avif": "AVIF"}
-_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
-_AVIF_BRANDS = {b"avif", b"avis"}
 MAX_PIXELS = 60_000_000  # a 60 MP picture is already more than any phone takes
 _PIL_FORMATS = {"jpeg": {"JPEG", "MPO"}, "png": {"PNG"}, "webp": {"WEBP"}, "gif": {"GIF"}, "heic": {"HEIF"}}
 
 
 class PhotoRefused(ValueError):
     """A file that cannot be used as a photo; `str()` is the reason, for a person."""
-
-
-def sniff(head: bytes) -> str:
-    """jpeg, png, webp, gif, heic, avif, video, pdf or unknown, from a file's first 64 bytes."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    if head[4:8] == b"ftyp":  # ISO media: HEIF pictures and MP4/MOV videos share the box
-        size = int.from_bytes(head[:4], "big")
-        brands = {head[8:12]} | {head[i:i + 4] for i in range(16, min(size, len(head)) - 3, 4)}
-        if brands & _AVIF_BRANDS:
-            return "avif"
-        return "heic" if brands & _HEIF_BRANDS else "video"
-    if head[4:8] in (b"moov", b"mdat", b"wide", b"free") or head.startswith(b"\x1aE\xdf\xa3"):
-        return "video"  # old QuickTime, Matroska / WebM
-    if head.startswith(b"%PDF"):
-        return "pdf"
-    return "unknown"
 
 
 def kinds_text(accept: list[str]) -> str:

@@ -54,6 +54,8 @@ def mean(data: bytes) -> tuple[float, ...]:
 
 
 async def to_scenes(bot, way: str) -> None:
+    """/start, a photo, the way, mood, length, no note, the first scene."""
+    await bot.say("/start")
     await send_photo(bot)
     await bot.press(way, timeout=20)
     await bot.press("Comfort")
@@ -67,7 +69,6 @@ async def test_scenes_send_the_photo_to_the_openai_edit_and_to_leonardo(
 ) -> None:
     openai, leonardo, registry = providers
     async with running_bot(tg, tmp_path / "data", providers=registry) as bot:
-        await bot.say("/start")
         await to_scenes(bot, "Scenes with my pet")
         assert "~$0.09 + clip" in " ".join(t for m in tg.bot_messages(ALICE) for t, _ in tg.buttons_of(m))
         stored = Path((await state(bot))["pet_photo"]["local_path"])
@@ -97,7 +98,6 @@ async def test_animate_sends_the_fitted_frame_to_the_video_provider(
 ) -> None:
     openai, leonardo, registry = providers
     async with running_bot(tg, tmp_path / "data", providers=registry) as bot:
-        await bot.say("/start")
         await to_scenes(bot, "Animate my photo")
         await bot.press("Centre crop", timeout=20)
         await bot.press("▫️", timeout=20)
