@@ -47,6 +47,9 @@ ACTIONS: frozenset[str] = frozenset(
         "choose",  # media: pick generated content <arg> (content_key)
         "text-default",  # text input: use the default value
         "skip",  # text input: answer empty
+        "file-skip",  # file input: go on without a file
+        "photo-new",  # a photo sent at another question: start over with it (names the run it stops)
+        "photo-keep",  # ... or keep going with the current run
         "page",  # show page <arg> of a long option list
         "info",  # the question's details ("1") or its short list ("0") in place
         "settings",  # media: open a provider's settings in place (<arg> = panel), "" closes them

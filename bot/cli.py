@@ -54,7 +54,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     async def main() -> int:
         engine = await open_engine(settings, Path(args.workflow) if args.workflow else None)
         try:
-            return await run_demo(engine, auto=auto, resume=args.resume)
+            return await run_demo(engine, auto=auto, resume=args.resume, photo=args.photo, caption=args.caption)
         finally:
             await engine.close()
 
@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--auto", action="store_true", help="play unattended, first choices")
     demo.add_argument("--resume", action="store_true", help="continue the last unfinished demo run")
     demo.add_argument("--workflow", help="a workflow folder (default: the installed workflows)")
+    demo.add_argument("--photo", help="a photo of your own pet for the photo question (with --auto)")
+    demo.add_argument("--caption", default="", help="the photo's caption, e.g. \"this is Biscuit, my cat\"")
     demo.set_defaults(func=cmd_demo)
     validate = sub.add_parser("validate", help="check a workflow folder")
     validate.add_argument("path")

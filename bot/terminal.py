@@ -5,7 +5,9 @@ one), retry with feedback and jumps. Anything else typed at a prompt ("the
 cozy one", "make it sillier", "back to the pictures") goes through the same
 `Engine.understand` as the bot, with a y/n before anything that costs.
 `--auto` plays first choices unattended; `--resume` continues the last
-unfinished terminal run.
+unfinished terminal run. A file question (a photo
+of your own pet) takes a path typed at the prompt, or `--photo PATH` (with an
+optional `--caption`) for `--auto`.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from engine.presentation import Row, item_rows, item_title, selectable_items, selection_indices
 from engine.protocol import (
     EngineEvent,
+    FileAnswer,
+    FileInputDisplay,
     InteractionRequest,
     InteractionResponse,
     MediaDisplay,
@@ -42,9 +47,10 @@ def row_text(row: Row) -> str:
 
 class TerminalDemo:
     def __init__(self, engine: Engine, auto: bool, ask: Callable[[str], str] = input,
-                 say: Callable[[str], None] = print) -> None:
+                 say: Callable[[str], None] = print, photo: str | None = None, caption: str = "") -> None:
         self.engine = engine
         self.auto = auto
+        self.photo, self.caption = photo, caption  # the file for a file question in --auto
         self.ask_fn = ask
         self.say = say
         engine.subscribe(self._on_event)
@@ -112,6 +118,8 @@ class TerminalDemo:
             await self.handle_text(req, display)
         elif isinstance(display, MediaDisplay):
             await self.handle_media(req, display)
+        elif isinstance(display, FileInputDisplay):
+            await self.handle_file(req, display)
 
     # ------------------------------------------------------------ answers
     async def respond(self, req: InteractionRequest, **fields: Any) -> None:
@@ -218,6 +226,26 @@ class TerminalDemo:
         suffix = " (Enter to skip)" if display.allow_empty else ""
         await self.respond(req, value=self.ask(f"{display.prompt}{suffix}\n> ")[: display.max_length])
 
+    async def handle_file(self, req: InteractionRequest, display: FileInputDisplay) -> None:
+        """A path to a file on this machine (the engine checks it and keeps its own copy)."""
+        self.say(f"  {display.prompt}")
+        while True:
+            if self.auto:
+                path, caption = self.photo or "", self.caption
+                self.say(f"  → {path or '(skipped)'}")
+            else:
+                hint = f" (Enter: {display.skip_label})" if display.allow_skip else ""
+                path = self.ask(f"Path to the file{hint}\n> ").strip().strip("'\"")
+                caption = self.ask("A caption (e.g. your pet's name), or Enter\n> ") if path else ""
+            answer = FileAnswer(path=str(Path(path).expanduser()), caption=caption or None) if path else None
+            try:
+                await self.respond(req, file=answer)
+                return
+            except InvalidResponse as exc:
+                self.say(f"   ✗ {exc}")
+                if self.auto:
+                    raise
+
     async def handle_media(self, req: InteractionRequest, display: MediaDisplay) -> None:
         usable = [p for p in display.panels if p.availability != "unavailable"]
         for number, panel in enumerate(display.panels, start=1):
@@ -263,8 +291,8 @@ class TerminalDemo:
         await self.engine.wait_idle(req.run_id, timeout=900)
 
 
-async def run_demo(engine: Engine, *, auto: bool, resume: bool) -> int:
-    demo = TerminalDemo(engine, auto)
+async def run_demo(engine: Engine, *, auto: bool, resume: bool, photo: str | None = None, caption: str = "") -> int:
+    demo = TerminalDemo(engine, auto, photo=photo, caption=caption)
     try:
         run_id = await demo.play(resume)
     except KeyboardInterrupt:

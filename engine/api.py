@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from engine.services import FetchPolicy, Services
 from engine.state import RunState
 from engine.spending import KIND_OF_ACTION, OverBudget, Spending
 from engine.store import JobChange, NewEvent, SpendChange, Store, open_store
-from engine.templating import TemplateEngine
+from engine.templating import TemplateEngine, TemplateError
 from engine.understanding import interpret
 from engine.views import run_view, status_fields
 
@@ -46,6 +47,7 @@ class Engine:
     def __init__(self, services: Services, workflows: dict[str, WorkflowDef],
                  modules: dict[str, Module] | None = None, default_workflow: str | None = None) -> None:
         self.services = services
+        services.templates.add_function("estimate", services.providers.estimate)
         self.workflows = workflows
         self.modules = modules or default_modules()
         self.runlog = RunLog(services.store, workflows, self._answer_text)
@@ -144,6 +146,14 @@ class Engine:
         rows = await self.services.store.list_runs(owner, "active", 1)
         return await self.get_run(rows[0].run_id) if rows else None
 
+    async def incoming_path(self, run_id: str, suffix: str = "") -> Path:
+        """Where a front end puts a file the person sent for this run before answering
+        with it: inside the run's own folder, never anywhere shared."""
+        run = await self.runlog.load(run_id)
+        folder = self.services.run_dir(run.owner, run.run_id) / "incoming"
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        return folder / f"{new_id('in')}{suffix}"
+
     async def status_fields(self, run_id: str, with_step: bool = True) -> list[list[tuple[str, str]]]:
         run = await self.runlog.load(run_id)
         return status_fields(run, self.runlog.workflow_of(run), self.services.templates, with_step)
@@ -177,10 +187,18 @@ class Engine:
             await self.services.store.record_spend([SpendChange(key=key, owner=run.owner, run_id=run_id,
                                                                 provider=getattr(llm, "name", "llm"), kind="llm",
                                                                 status="released")])
-        calls = set_off_by(found, run, self.runlog.workflow_of(run), self.modules)
+        calls = set_off_by(found, run, self.runlog.workflow_of(run), self.modules, self._wanted(run))
         live = bool(calls) and providers.llm().live
         recorded = last_costs(await self.services.store.events(run_id), {m.name for m in calls}) if live else {}
         return priced(found, calls, live, recorded)
+
+    def _wanted(self, run: RunState) -> Callable[[int, int], bool]:
+        def wanted(si: int, mi: int) -> bool:
+            try:
+                return self.loop.wanted(run, si, mi)
+            except TemplateError:  # a broken condition stops the run there; count the module as running
+                return True
+        return wanted
 
     @property
     def can_transcribe(self) -> bool:

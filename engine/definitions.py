@@ -45,6 +45,8 @@ class ModuleDef(BaseModel):
     outputs_to_state: dict[str, str] = Field(default_factory=dict)
     retryable: Retryable | None = None
     sub_actions: list[SubAction] | None = None
+    # a template over state: when it renders false, the module is skipped (a `module_skipped` event)
+    when: str | None = None
 
     @property
     def server_inputs(self) -> set[str]:
@@ -297,6 +299,7 @@ def validate_workflow(workflow: WorkflowDef, known_modules: dict[str, Any] | Non
                 else:
                     problems.extend(f"{where}: {p}" for p in impl.check_config(module))
             problems.extend(f"{where}: {p}" for p in _check_templates(module, templates))
+            problems.extend(f"{where}: {p}" for p in _check_when(module, templates))
             problems.extend(f"{where}: {p}" for p in _check_retryable(workflow, step, module))
             schema = module.inputs.get("output_schema")
             if schema is not None:
@@ -313,6 +316,15 @@ def _check_templates(module: ModuleDef, templates: TemplateEngine) -> list[str]:
                 if error:
                     problems.append(f"input '{key}': {error}")
     return problems
+
+
+def _check_when(module: ModuleDef, templates: TemplateEngine) -> list[str]:
+    if module.when is None:
+        return []
+    if not has_template_syntax(module.when):
+        return [f"when must be a template such as \"{{{{ state.x }}}}\", not {module.when!r}"]
+    error = templates.check_syntax(module.when)
+    return [f"when: {error}"] if error else []
 
 
 def _strings(value: Any) -> list[str]:

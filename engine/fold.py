@@ -24,7 +24,7 @@ from engine.store import Event
 # What a module keeps of its outputs for a later retry of it (None: nothing).
 AnswerText = Callable[[ModuleDef, dict[str, Any]], str | None]
 
-_AT_MODULE = ("module_started", "interaction_requested", "module_completed", "module_error")
+_AT_MODULE = ("module_started", "module_skipped", "interaction_requested", "module_completed", "module_error")
 
 
 class Fold:
@@ -105,6 +105,12 @@ class Fold:
                 run.working = {"module_name": event.module_name, "step_index": data["step_index"],
                                "module_index": data["module_index"], "since": event.created_at,
                                "recovery_option": data.get("recovery_option")}
+        elif kind == "module_skipped":  # its `when` was false: on to the next one, nothing written to state
+            run.step_index, run.module_index = data["step_index"], data["module_index"] + 1
+            run.module_starts[f"{event.step_id}/{event.module_name}"] = event.seq
+            run.last_error = run.working = None
+            if run.pending_retry and run.pending_retry.get("target_module") == event.module_name:
+                run.pending_retry = None
         elif kind == "interaction_requested":
             run.pending = data
         elif kind == "interaction_response":

@@ -6,6 +6,7 @@ module order and each module type's `calls_provider` flag, never a name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from engine.definitions import ModuleDef, WorkflowDef
@@ -16,14 +17,22 @@ from engine.state import RunState
 PAID_UNKNOWN = "a paid AI call"
 
 
-def provider_calls(workflow: WorkflowDef, modules: dict[str, Module], si: int, mi: int) -> list[ModuleDef]:
-    """The modules that call a provider from position (si, mi) on, up to the next question."""
+# Whether the module at (step index, module index) would run: its `when`, read against the state now.
+Wanted = Callable[[int, int], bool]
+
+
+def provider_calls(workflow: WorkflowDef, modules: dict[str, Module], si: int, mi: int,
+                   wanted: Wanted | None = None) -> list[ModuleDef]:
+    """The modules that call a provider from position (si, mi) on, up to the next question.
+    A module whose `when` says no is passed over, as the run would."""
     found: list[ModuleDef] = []
-    for step in workflow.steps[si:]:
-        for module in step.modules[mi:]:
+    for i, step in enumerate(workflow.steps[si:], start=si):
+        for j, module in enumerate(step.modules[mi:], start=mi):
             impl = modules.get(module.module_id)
             if impl is None:
                 return found
+            if module.when is not None and wanted is not None and not wanted(i, j):
+                continue
             if impl.interactive:
                 return found
             if getattr(impl, "calls_provider", False):
@@ -32,7 +41,8 @@ def provider_calls(workflow: WorkflowDef, modules: dict[str, Module], si: int, m
     return found
 
 
-def set_off_by(u: Understanding, run: RunState, workflow: WorkflowDef, modules: dict[str, Module]) -> list[ModuleDef]:
+def set_off_by(u: Understanding, run: RunState, workflow: WorkflowDef, modules: dict[str, Module],
+               wanted: Wanted | None = None) -> list[ModuleDef]:
     """The provider-calling modules `u` would run if it were applied."""
     pending = run.pending or {}
     si, mi = int(pending.get("step_index", run.step_index)), int(pending.get("module_index", run.module_index))
@@ -42,15 +52,15 @@ def set_off_by(u: Understanding, run: RunState, workflow: WorkflowDef, modules: 
     if response.retry_requested or response.jump_back_requested:
         module = workflow.steps[si].modules[mi]
         options = module.retryable.options if module.retryable else []
-        wanted = response.retry_option_id if response.retry_requested else response.jump_back_target
-        option = next((o for o in options if wanted in (o.id, o.target_module)), None)
+        asked_for = response.retry_option_id if response.retry_requested else response.jump_back_target
+        option = next((o for o in options if asked_for in (o.id, o.target_module)), None)
         target = (option.target_module if option else None) or module.name
         try:
             ti, tj = workflow.locate(target)
         except KeyError:
             return []
-        return provider_calls(workflow, modules, ti, tj)
-    return provider_calls(workflow, modules, si, mi + 1)
+        return provider_calls(workflow, modules, ti, tj, wanted)
+    return provider_calls(workflow, modules, si, mi + 1, wanted)
 
 
 def last_costs(events: list[Any], names: set[str]) -> dict[str, float]:

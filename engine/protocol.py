@@ -19,6 +19,7 @@ class InteractionType(str, Enum):
     REVIEW = "review_grouped"
     TEXT_INPUT = "text_input"
     MEDIA_GENERATION = "media_generation"
+    FILE_INPUT = "file_input"
 
 
 # ------------------------------------------------------------------ retryable
@@ -72,6 +73,21 @@ class TextInputDisplay(BaseModel):
     allow_empty: bool = True
     max_length: int = 2000
     placeholder: str | None = None
+
+
+class FileInputDisplay(BaseModel):
+    """`user.file`: a file from the person (e.g. a photo of their pet).
+
+    Front ends check what they can before fetching the file (its size, its
+    kind); the module checks the bytes themselves."""
+
+    kind: Literal["file_input"] = "file_input"
+    prompt: str
+    accept: list[str] = Field(default_factory=lambda: ["jpeg", "png", "webp", "heic"])  # real formats taken
+    max_bytes: int = 20 * 1024 * 1024
+    min_short_side: int = 512  # pixels, after the EXIF rotation
+    allow_skip: bool = True
+    skip_label: str = "Skip"
 
 
 class ParamField(BaseModel):
@@ -208,7 +224,7 @@ class MediaDisplay(BaseModel):
     jobs: list[JobView] = Field(default_factory=list)
 
 
-DisplayData = SelectDisplay | TextInputDisplay | MediaDisplay
+DisplayData = SelectDisplay | TextInputDisplay | MediaDisplay | FileInputDisplay
 
 
 class InteractionRequest(BaseModel):
@@ -227,6 +243,17 @@ class InteractionRequest(BaseModel):
 # ------------------------------------------------------------------ responses
 
 
+class FileAnswer(BaseModel):
+    """A file the front end fetched for a `file_input` question (a local path it
+    may delete afterwards: the engine keeps its own normalised copy)."""
+
+    path: str
+    name: str | None = None  # the original file name, if any
+    mime_type: str | None = None  # what the sender claimed (the bytes decide)
+    size: int | None = None
+    caption: str | None = None  # words sent with it ("this is Biscuit")
+
+
 class InteractionResponse(BaseModel):
     interaction_id: str
     # select / review: paths to the picked items ([2], ["scenes", 1], or lists of those)
@@ -235,6 +262,8 @@ class InteractionResponse(BaseModel):
     value: str | None = None
     # media generation
     selected_content_id: str | None = None
+    # file input (no file: skip, where the question allows it)
+    file: FileAnswer | None = None
     # any interaction
     retry_requested: bool = False
     retry_feedback: str | None = None

@@ -72,9 +72,29 @@ class RunLoop:
             started: dict[str, Any] = {"step_index": si, "module_index": mi}
             if recovery_option:
                 started["recovery_option"] = recovery_option
-            prefix.append(NewEvent("module_started", started, step.step_id, step.modules[mi].name))
+            module = step.modules[mi]
+            if module.when is not None:
+                try:
+                    wanted = self.wanted(run, si, mi)
+                except TemplateError as exc:
+                    prefix.append(NewEvent("module_started", started, step.step_id, module.name))
+                    await self._module_error(run, prefix, step, module, BROKEN_STEP, False, str(exc))
+                    return
+                if not wanted:  # its `when` says no: recorded, so a jump back can fork before it
+                    prefix.append(NewEvent("module_skipped", {"step_index": si, "module_index": mi},
+                                           step.step_id, module.name))
+                    await self.runlog.append(run, prefix, snapshot=any(e.type == "step_completed" for e in prefix))
+                    recovery_option = None
+                    continue
+            prefix.append(NewEvent("module_started", started, step.step_id, module.name))
             await self._run_module(run, si, mi, prefix, recovery_option)
             recovery_option = None
+
+    def wanted(self, run: RunState, si: int, mi: int) -> bool:
+        """Whether the module's `when` holds for the run's state now (TemplateError when it is broken)."""
+        ctx = self.context(run, si, mi)
+        where = Where(ctx.step_id, ctx.module.name, "when")
+        return ctx.templates.render_condition(ctx.module.when or "", ctx.template_context(), where)
 
     async def _run_module(self, run: RunState, si: int, mi: int, prefix: list[NewEvent],
                           recovery_option: str | None) -> None:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     leonardo_image_model_id: str = "de7d3faf-762f-48e0-b3b7-9d0ac3a3fcf3"  # Phoenix 1.0
     leonardo_motion_model: str = "MOTION2"
     leonardo_veo_model: str = "VEO3_1"
+    # Character Reference guidance (img2img, "character"): the preprocessor id Leonardo's
+    # image-guidance guide gives for SDXL models; the id for Phoenix is unconfirmed
+    leonardo_character_reference_id: int = 133
 
     # --- ElevenLabs (music)
     elevenlabs_api_key: SecretStr | None = None
@@ -72,6 +75,7 @@ class Settings(BaseSettings):
     telegram_api_file_url: str | None = None  # PTB base_file_url semantics
     telegram_local_mode: bool = False
     telegram_upload_limit_mb: int = 50  # cloud Bot API; a local Bot API server allows 2000
+    telegram_download_limit_mb: int = 20  # getFile on the cloud Bot API; a local Bot API server has no limit
     ccbot_allowed_users: str = ""  # comma-separated Telegram user ids
     # Telegram's flood limits, kept by the bot itself (bot/telegram/flood.py)
     ccbot_overall_per_s: float = 30.0  # messages a second for the whole bot

@@ -103,6 +103,10 @@ class TemplateEngine:
             lambda expr: self.env.compile_expression(expr, undefined_to_none=True)
         )
 
+    def add_function(self, name: str, function: Any) -> None:
+        """A function workflows may call in templates (e.g. the provider registry's `estimate`)."""
+        self.env.globals[name] = function
+
     # ----------------------------------------------------------- validation
     def check_syntax(self, text: str) -> str | None:
         """Return a syntax error message, or None when the template compiles."""
@@ -128,6 +132,10 @@ class TemplateEngine:
         for name in dict.fromkeys(sink):  # each missing name once, in order
             log.info("missing value %r while rendering %s", name, where)
         return result
+
+    def render_condition(self, text: str, context: dict[str, Any], where: Where) -> bool:
+        """A `when` template as a yes or no (see `truthy`)."""
+        return truthy(self.render_value(text, context, where))
 
     def render_text(self, text: str, context: dict[str, Any], where: Where) -> str:
         rendered = self.render_value(text, context, where)
@@ -162,6 +170,16 @@ class TemplateEngine:
             raise
         except Exception as exc:  # a filter or call that failed on real data
             raise TemplateError(where, f"{type(exc).__name__}: {exc}") from None
+
+
+_FALSE_WORDS = frozenset({"", "false", "0", "no", "none", "off", "null"})
+
+
+def truthy(value: Any) -> bool:
+    """A rendered condition: empty values, False, 0 and words like "false" or "no" are no."""
+    if isinstance(value, str):
+        return value.strip().lower() not in _FALSE_WORDS
+    return bool(value)
 
 
 def _plain(value: Any) -> Any:

@@ -11,6 +11,8 @@ from typing import Any
 
 from engine.definitions import load_workflow
 from engine.protocol import (
+    FileAnswer,
+    FileInputDisplay,
     InteractionRequest,
     InteractionResponse,
     MediaDisplay,
@@ -41,12 +43,14 @@ async def play_first_choices(
     all_panels: bool = False,
     on_request: Callable[[InteractionRequest], Any] | None = None,
     max_steps: int = 100,
+    files: dict[str, FileAnswer] | None = None,
 ) -> None:
     """Answer until the run ends or `stop_at` is pending.
 
     Selects take option 0 (or `picks[module_name]`), text inputs are skipped,
-    media steps generate on the first usable panel (or every panel) and pick
-    the newest file of the first panel.
+    file questions get `files[module_name]` (else are skipped), media steps
+    generate on the first usable panel (or every panel) and pick the newest
+    file of the first panel.
     """
     for _ in range(max_steps):
         view = await engine.get_run(run_id)
@@ -80,6 +84,8 @@ async def play_first_choices(
             batches = current.generations[usable[0].prompt_key]
             response = InteractionResponse(interaction_id=req.interaction_id,
                                            selected_content_id=batches[-1].content_ids[0])
+        elif isinstance(disp, FileInputDisplay):
+            response = InteractionResponse(interaction_id=req.interaction_id, file=(files or {}).get(req.module_name))
         else:
             response = InteractionResponse(interaction_id=req.interaction_id, value="")
         await engine.respond(run_id, response)

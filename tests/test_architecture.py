@@ -22,7 +22,7 @@ RULES: list[tuple[str, tuple[str, ...]]] = [
     ("bot/terminal.py", ("telegram", "bot.telegram", "bot.render")),
 ]
 TELEGRAM_CALLS = re.compile(r"\.(send_message|send_photo|send_video|send_audio|send_document|send_chat_action|"
-                            r"edit_message_\w+|pin_chat_message|set_my_commands)\(")
+                            r"edit_message_\w+|pin_chat_message|set_my_commands|get_file|download_to_drive)\(")
 
 
 def imports(path: Path) -> set[str]:

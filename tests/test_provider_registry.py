@@ -41,7 +41,7 @@ async def test_no_keys_is_pure_demo_mode() -> None:
     assert registry.all_offline
     assert isinstance(registry.llm(), OfflineLLM)
     found = modes(registry)
-    assert len(found) == 6
+    assert len(found) == 8  # img2img (your own photo) on OpenAI and Leonardo too
     assert found[("leonardo", "img2vid")] == ("offline", "LEONARDO_API_KEY not set")
     assert found[("openai", "img2vid")][0] == "offline"
     assert isinstance(registry.media("openai", "img2vid"), OfflineVideoProvider)

@@ -75,3 +75,64 @@ def test_the_terminal_does_not_load_the_telegram_renderer() -> None:
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
     code = "import sys, engine.presentation; sys.exit(any(m.startswith(('bot', 'telegram')) for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# ------------------------------------------------------------------ file questions
+
+
+class RefusingEngine(FakeEngine):
+    """Refuses a missing file the way the engine's user.file module does."""
+
+    async def respond(self, run_id: str, response: InteractionResponse) -> None:
+        from pathlib import Path
+
+        from engine.errors import InvalidResponse
+
+        if response.file is not None and not Path(response.file.path).is_file():
+            raise InvalidResponse("the file did not arrive: please send it again")
+        self.responses.append(response)
+
+
+def _file_request() -> Any:
+    from engine.protocol import FileInputDisplay
+
+    display = FileInputDisplay(prompt="Send a photo of your pet", skip_label="No photo")
+    return request(display, InteractionType.FILE_INPUT), display
+
+
+def test_a_typed_path_answers_the_file_question_and_a_wrong_one_is_asked_again(tmp_path) -> None:
+    photo = tmp_path / "biscuit.jpg"
+    photo.write_bytes(b"\xff\xd8\xff")
+    answers = iter([str(tmp_path / "nope.jpg"), "no caption", f"'{photo}'", "this is Biscuit"])
+    engine, said = RefusingEngine(), []
+    demo = TerminalDemo(engine, auto=False, ask=lambda prompt: next(answers), say=said.append)  # type: ignore[arg-type]
+    req, display = _file_request()
+    asyncio.run(demo.handle_file(req, display))
+    assert any("did not arrive" in s for s in said)
+    (response,) = engine.responses
+    assert response.file.path == str(photo) and response.file.caption == "this is Biscuit"
+
+
+def test_auto_uses_the_photo_option_or_skips(tmp_path) -> None:
+    req, display = _file_request()
+    for photo, expected in ((None, None), (str(tmp_path / "p.jpg"), str(tmp_path / "p.jpg"))):
+        engine = FakeEngine()
+        demo = TerminalDemo(engine, auto=True, say=lambda s: None, photo=photo, caption="my cat")  # type: ignore[arg-type]
+        asyncio.run(demo.handle_file(req, display))
+        file = engine.responses[0].file
+        assert (file.path if file else None) == expected
+
+
+def test_ccbot_demo_auto_with_a_photo_animates_it(tmp_path) -> None:
+    from PIL import Image
+
+    photo = tmp_path / "pet.jpg"
+    Image.new("RGB", (1000, 800), (222, 130, 55)).save(photo)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CCBOT_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run([sys.executable, "-m", "bot", "demo", "--auto", "--photo", str(photo), "--caption",
+                           "this is Biscuit, my cat"], capture_output=True, text=True, timeout=600, env=env,
+                          cwd=str(tmp_path), check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert f"→ {photo}" in done.stdout and "Animate my photo" in done.stdout and "Centre crop" in done.stdout
+    assert "Who is the star" not in done.stdout, "the photo said: a cat"
+    assert "Finished video:" in done.stdout

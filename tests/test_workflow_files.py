@@ -60,11 +60,15 @@ MODULE_IDS = {
     "io.weighted_keywords",
     "transform.extract",
     "media.compose",
+    "user.file",
+    "media.fit",
 }
 # (panel provider, sub-action type) pairs the engine's provider registry serves
 PROVIDER_ACTIONS = {
     ("openai", "txt2img"),
     ("leonardo", "txt2img"),
+    ("openai", "img2img"),
+    ("leonardo", "img2img"),
     ("leonardo", "img2vid"),
     ("openai", "img2vid"),
     ("elevenlabs", "txt2audio"),
@@ -272,7 +276,12 @@ def test_expected_modules_per_step():
     for index, _, module, _ in all_modules():
         by_step[STEP_IDS[index]].append(module["name"])
     assert by_step["user_input"] == [
+        "get_pet_photo",
+        "analyze_pet_photo",
+        "describe_pet_photo",
+        "pet_type_from_photo",
         "select_pet_type",
+        "choose_photo_way",
         "select_aesthetic",
         "select_duration",
         "get_user_direction",
@@ -285,7 +294,9 @@ def test_expected_modules_per_step():
         "select_scene",
         "update_selected_keywords",
     ]
-    assert by_step["image_prompts"] == ["generate_image_prompts", "generate_and_select_images"]
+    assert by_step["image_prompts"] == ["generate_image_prompts", "generate_and_select_images",
+                                        "use_photo_as_reference", "generate_scenes_with_pet", "fit_pet_photo",
+                                        "select_photo_frame"]
     assert by_step["image_analysis"] == ["analyze_image"]
     assert by_step["video_generation"] == [
         "select_motion_elements",
@@ -374,7 +385,7 @@ def test_strict_checker_catches_problems():
 
 def test_output_schemas_are_strict_and_valid():
     files = output_schema_files()
-    assert len(files) == 8  # one each in steps 2-7, two in step 8
+    assert len(files) == 9  # the photo's analysis in step 1, one each in steps 2-7, two in step 8
     for path in files:
         schema = json.loads(path.read_text())
         assert schema.get("type") == "object", f"{path}: root must be an object"
@@ -421,8 +432,8 @@ def test_every_choice_offers_a_way_to_redo():
     for _, _, module, _ in all_modules():
         if module["module_id"] in {"user.select", "media.generate"}:
             data = json.dumps(module["inputs"].get("data", module["inputs"].get("prompts")))
-            if "state." not in data or module["name"] == "select_motion_elements":
-                continue  # fixed lists (step 1) and the spec's own motion-element pick
+            if "state." not in data or module["name"] in ("select_motion_elements", "select_photo_frame"):
+                continue  # fixed lists (step 1), the spec's own motion-element pick, two fits of one photo
             if module["inputs"].get("mode") == "review":
                 continue  # a final check offers ways back (jumps): nothing to regenerate
             modes = [o["mode"] for o in module["retryable"]["options"]]
@@ -524,6 +535,8 @@ def test_display_schemas_match_the_data_they_show():
             assert output is not None, module["name"]
             check_display_against_output(display, output, module["name"])
             checked += 1
+        elif isinstance(data, dict) and module["name"] in ("choose_photo_way", "select_photo_frame"):
+            continue  # a fixed list; the fitted photos (media.fit's frames, not an LLM's answer)
         elif isinstance(data, dict) and module["name"] == "select_motion_elements":
             analysis = llm_output_schemas()["image_analysis"]
             output = {
@@ -572,6 +585,8 @@ def test_media_panels_have_known_providers_and_valid_fields():
     assert set(seen_panels) == {
         ("generate_and_select_images", "prompts.openai"),
         ("generate_and_select_images", "prompts.leonardo.phoenix_1_0"),
+        ("generate_scenes_with_pet", "prompts.openai"),
+        ("generate_scenes_with_pet", "prompts.leonardo.phoenix_1_0"),
         ("generate_and_select_videos", "leonardo"),
         ("generate_and_select_videos", "veo"),
         ("generate_and_select_videos", "sora"),
@@ -759,6 +774,7 @@ def sample(schema: dict, name: str = "value", index: int = 0) -> Any:
 def sandbox(undefined=jinja2.StrictUndefined) -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=undefined)
     env.globals["now"] = fake_now
+    env.globals["estimate"] = lambda provider, action, params=None: "~$0.10"  # the registry's, in the engine
     return env
 
 
@@ -788,7 +804,12 @@ def item_at(data: Any, path: tuple) -> Any:
     return data
 
 
-def run_module(env, step: dict, module: dict, state: dict, reads: dict) -> dict:
+PHOTO = {"local_path": "/data/media/alice/run/photo/pet_photo_1.jpg", "width": 1200, "height": 900,
+         "format": "jpeg", "size_bytes": 90000, "original_width": 4032, "original_height": 3024,
+         "caption": "this is Biscuit"}
+
+
+def run_module(env, step: dict, module: dict, state: dict, reads: dict, photo: str | None = None) -> dict:
     """Resolve a module's inputs against `state` and return sample outputs."""
     context = {"state": state, "module": state, "step": step, "config": {}}
     inputs = dict(module["inputs"])
@@ -801,8 +822,18 @@ def run_module(env, step: dict, module: dict, state: dict, reads: dict) -> dict:
     kind = module["module_id"]
     if kind == "user.select" and inputs.get("mode") == "review":
         return {"selected_indices": [], "selected_data": [], "retry_requested": False}
+    if kind == "user.file":
+        return {"file": dict(PHOTO) if photo else None, "skipped": not photo}
+    if kind == "media.fit":
+        assert inputs["image"]["local_path"]
+        frames = [{"id": v["id"], "label": v["label"], "description": v["description"], "fit": v["mode"],
+                   "local_path": f"/data/media/frame_{v['id']}.jpg", "width": inputs["width"],
+                   "height": inputs["height"]} for v in inputs["variants"]]
+        return {"frames": frames, "by_id": {f["id"]: f for f in frames}}
     if kind == "user.select":
         (path, _), = find_nodes(inputs["schema"], lambda n: ux(n).get("selectable") is True)
+        if module["name"] == "choose_photo_way" and photo == "scenes":
+            path = (*path[:-1], 1)
         first = item_at(inputs["data"], path)
         assert first is not None and first != "", module["name"]
         one_path = list(path)  # [0] or ["scenes", 0]
@@ -821,7 +852,7 @@ def run_module(env, step: dict, module: dict, state: dict, reads: dict) -> dict:
         Draft202012Validator(schema).validate(response)
         return {"response": response, "response_text": json.dumps(response), "model": "x", "usage": {}}
     if kind == "media.generate":
-        kinds = {"txt2img": "png", "img2vid": "mp4", "txt2audio": "mp3"}
+        kinds = {"txt2img": "png", "img2img": "png", "img2vid": "mp4", "txt2audio": "mp3"}
         ext = kinds[module["sub_actions"][0]["action_type"]]
         panels = find_nodes(inputs["schema"], lambda n: ux(n).get("render_as") == "tab.media")
         for path, node in panels:
@@ -868,9 +899,12 @@ def run_module(env, step: dict, module: dict, state: dict, reads: dict) -> dict:
     raise AssertionError(kind)
 
 
-def dry_run(env=None) -> tuple[dict, dict, dict]:
-    """Run all nine steps on sample answers. Returns (state, reads, writes)."""
+def dry_run(env=None, photo: str | None = None) -> tuple[dict, dict, dict]:
+    """Run all nine steps on sample answers: without a photo, or with one and the "animate"
+    or "scenes" way. A module's `when` is tested as the engine does (missing keys are empty);
+    the keys of a skipped module read as None. Returns (state, reads, writes)."""
     env = env or sandbox()
+    lenient = sandbox(jinja2.ChainableUndefined)
     wf = workflow()
     state = dict(wf["initial_state"])
     writes: dict[str, int] = {key: -1 for key in state}  # state key -> module position
@@ -878,7 +912,14 @@ def dry_run(env=None) -> tuple[dict, dict, dict]:
     order = 0
     for step in wf["steps"]:
         for module in step["modules"]:
-            outputs = run_module(env, step, module, state, reads)
+            when = module.get("when")
+            if when is not None and not resolve_value(lenient, when, {"state": state}):
+                for state_key in module["outputs_to_state"].values():
+                    state.setdefault(state_key, None)
+                    writes.setdefault(state_key, order)
+                order += 1
+                continue
+            outputs = run_module(env, step, module, state, reads, photo)
             for output_name, state_key in module["outputs_to_state"].items():
                 value = outputs
                 for part in output_name.split("."):
@@ -893,8 +934,9 @@ def dry_run_state() -> dict:
     return dry_run()[0]
 
 
-def test_dry_run_renders_every_template_with_strict_undefined():
-    state, reads, _ = dry_run()
+@pytest.mark.parametrize("photo", [None, "animate", "scenes"])
+def test_dry_run_renders_every_template_with_strict_undefined(photo):
+    state, reads, _ = dry_run(photo=photo)
     summary = state["workflow_summary_text"]
     for expected in [
         state["selected_title"],
@@ -910,6 +952,13 @@ def test_dry_run_renders_every_template_with_strict_undefined():
         "2026-11-27",
     ]:
         assert expected in summary, expected
+    if photo == "animate":
+        assert state["selected_image_data"]["id"] == "crop" and "your own photo" in summary
+        assert state["image_prompts"] is None  # no pictures are made
+    if photo == "scenes":
+        assert state["selected_image_data"]["content_id"] == "gc_generate_scenes_with_pet"
+    if photo:
+        assert state["pet_type_selection"]["label"] == "Cat" and "Biscuit" in state["pet_photo_notes"]
     assert "None" not in summary
     assert state["summary_filename"] == "cuddle_crew_summary.txt"
     # selected values are the items themselves (the engine follows the full path)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.render.file_input import render_file_input, size_text
 from bot.render.html import CAPTION_LIMIT, esc, fit_caption, split_text, tg_len
 from bot.render.media import render_contents, render_media
 from bot.render.messages import Button, OutMessage
@@ -30,7 +31,7 @@ from engine.presentation import (
     selection_indices,
     shorten,
 )
-from engine.protocol import InteractionRequest, SelectDisplay, TextInputDisplay
+from engine.protocol import FileInputDisplay, InteractionRequest, SelectDisplay, TextInputDisplay
 
 
 
@@ -43,15 +44,19 @@ def render_request(
     page: int = 0,
     details: bool = False,
     settings: str | None = None,
+    file_limit: int | None = None,
 ) -> list[OutMessage]:
     """Render any interaction request by its display kind: one message, whose
     buttons carry the question (`details`: a select's details; `settings`: a
-    media provider's settings, by its prompt key)."""
+    media provider's settings, by its prompt key; `file_limit`: the largest file
+    this bot can fetch, for a file question)."""
     disp = req.display_data
     if isinstance(disp, SelectDisplay):
         return render_select(req, chosen, secret, page=page, details=details)
     if isinstance(disp, TextInputDisplay):
         return render_text_input(req, secret)
+    if isinstance(disp, FileInputDisplay):
+        return render_file_input(req, secret, file_limit)
     return render_media(req, secret, param_choices, settings)
 
 
@@ -68,6 +73,7 @@ __all__ = [
     "params_signature",
     "preview_media",
     "render_contents",
+    "render_file_input",
     "render_job_progress",
     "render_media",
     "render_request",
@@ -77,6 +83,7 @@ __all__ = [
     "selectable_items",
     "selection_indices",
     "shorten",
+    "size_text",
     "split_text",
     "tg_len",
 ]

@@ -34,6 +34,9 @@ from bot.telegram.commands import COMMANDS, Commands
 from bot.telegram.conversation import Conversation
 from bot.telegram.flood import FloodGate
 from bot.telegram.outbox import Outbox
+from bot.telegram.photos import ON_MENU as PHOTO_ON_MENU
+from bot.telegram.photos import ON_QUESTION as PHOTO_ON_QUESTION
+from bot.telegram.photos import Photos
 from bot.telegram.presenter import Presenter
 from bot.telegram.progress import SORRY, Progress
 from bot.telegram.session import Sessions
@@ -45,6 +48,10 @@ from engine.protocol import EngineEvent
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
+QUESTION_ACTIONS = {**ON_QUESTION, **PHOTO_ON_QUESTION}
+MENU_ACTIONS = {**ON_MENU, **PHOTO_ON_MENU}
+FILES = filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION | filters.VIDEO_NOTE | \
+    filters.AUDIO | filters.VOICE
 
 HOUSEKEEPING_EVERY_S = 3600.0
 
@@ -55,7 +62,8 @@ class TelegramFront:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.app: Application | None = None
         flood = FloodGate(settings.ccbot_overall_per_s, settings.ccbot_chat_per_s, settings.ccbot_chat_burst)
-        outbox = Outbox(lambda: self._app().bot, flood, settings.telegram_upload_limit_mb * 1024 * 1024)
+        outbox = Outbox(lambda: self._app().bot, flood, settings.telegram_upload_limit_mb * 1024 * 1024,
+                        settings.telegram_download_limit_mb * 1024 * 1024)
         sessions = Sessions(engine.services.store)
         presenter = Presenter(engine, sessions, outbox, callback_secret(settings))
         self.bot = CCBot(engine, sessions, outbox, presenter, settings, PersonLocks(engine.services.store))
@@ -67,6 +75,7 @@ class TelegramFront:
         self._housekeeping: asyncio.Task[None] | None = None
         self.conversation = Conversation(self.bot)
         self.voice = Voice(self.conversation)
+        self.photos = Photos(self.bot, self.conversation)
         self.progress = Progress(self.bot, lambda coro: self._app().create_task(coro))
         engine.subscribe(self.progress.on_event)
 
@@ -86,6 +95,7 @@ class TelegramFront:
         app.add_handler(CallbackQueryHandler(self.on_callback))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.conversation.text))
         app.add_handler(MessageHandler(filters.VOICE | filters.AUDIO, self.voice.handle))
+        app.add_handler(MessageHandler(FILES, self.photos.received))
         app.add_handler(MessageHandler(filters.ALL & ~filters.TEXT & ~filters.COMMAND, self.conversation.other))
         app.add_handler(MessageHandler(filters.COMMAND, c.unknown))
         app.add_error_handler(self.on_error)
@@ -140,11 +150,11 @@ class TelegramFront:
             await tap.answer()
         async with bot.locks.hold(owner):
             try:
-                if data.action in ON_QUESTION:
+                if data.action in QUESTION_ACTIONS:
                     await tap.resolve(bot.sessions, bot.engine)
-                    await ON_QUESTION[data.action](bot, tap)
-                elif data.action in ON_MENU:
-                    await ON_MENU[data.action](bot, tap)
+                    await QUESTION_ACTIONS[data.action](bot, tap)
+                elif data.action in MENU_ACTIONS:
+                    await MENU_ACTIONS[data.action](bot, tap)
                 else:
                     await tap.answer("This button does nothing here.")
             except (StaleInteraction, NotYours) as exc:

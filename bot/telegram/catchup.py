@@ -12,6 +12,7 @@ import logging
 from telegram.error import TelegramError
 
 from bot.telegram.ccbot import CCBot
+from bot.telegram.photos import resume_pending_file
 from bot.telegram.progress import Progress
 from bot.telegram.session import Session
 from engine.protocol import EngineEvent, MediaDisplay, RunStatus, RunView
@@ -55,6 +56,8 @@ async def catch_up_run(bot: CCBot, progress: Progress, view: RunView) -> None:
     async with bot.locks.hold(view.owner):
         session = await bot.sessions.of_run(view.run_id) or session
         view = await bot.engine.get_run(view.run_id)
+        if session.pending_file and await resume_pending_file(bot, session, view):
+            return  # a photo the last process was fetching: fetched again, not asked for again
         screen = view.pending.interaction_id if view.pending is not None else f"error:{view.updated_at}"
         if view.status != RunStatus.ACTIVE or session.shown != screen:
             await bot.show(view, session)

@@ -62,10 +62,12 @@ def _reply_markup(out: OutMessage) -> Any:
 
 
 class Outbox:
-    def __init__(self, bot: Callable[[], Bot], flood: FloodGate, upload_limit_bytes: int) -> None:
+    def __init__(self, bot: Callable[[], Bot], flood: FloodGate, upload_limit_bytes: int,
+                 download_limit_bytes: int = 20 * 1024 * 1024) -> None:
         self._bot = bot
         self.flood = flood
         self.upload_limit = upload_limit_bytes
+        self.download_limit = download_limit_bytes  # getFile: 20 MB on the cloud Bot API
         self._last_action: dict[int, float] = {}
         self.calls: dict[str, int] = {}  # Bot API calls by method (benchmarks and tests read it)
 
@@ -192,11 +194,22 @@ class Outbox:
             for handle in handles:
                 handle.close()
 
-    async def download(self, file_id: str, path: Path) -> Path:
-        """A file a person sent (a voice note), saved at `path` (getFile, then its download)."""
-        self.calls["getFile"] = self.calls.get("getFile", 0) + 1
-        handle = await self.bot.get_file(file_id)
-        return Path(await handle.download_to_drive(path))
+    async def download(self, file_id: str, dest: Path) -> Path:
+        """A file a person sent, into `dest` (a temporary name, then renamed: a cut-off
+        download never looks whole). Not a chat message, so no flood slot; 429s are waited out."""
+        part = dest.with_name(f".{dest.name}.part")
+        for attempt in range(RETRIES_AFTER_429 + 1):
+            self.calls["getFile"] = self.calls.get("getFile", 0) + 1
+            try:
+                file = await self.bot.get_file(file_id)
+                await file.download_to_drive(part)
+                break
+            except RetryAfter as exc:
+                if attempt == RETRIES_AFTER_429:
+                    raise
+                await asyncio.sleep(_seconds(exc.retry_after) + 0.1)
+        await asyncio.to_thread(part.replace, dest)
+        return dest
 
     async def chat_action(self, chat_id: int, action: str, force: bool = False) -> None:
         """"typing…" and the like: cosmetic, so throttled and never queued."""

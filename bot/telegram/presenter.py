@@ -81,7 +81,8 @@ class Presenter:
                        urgent: bool = False) -> None:
         disp = req.display_data
         messages = render.render_request(req, self.secret, chosen=set(session.chosen), param_choices=session.params,
-                                         page=session.page, details=session.details, settings=session.settings)
+                                         page=session.page, details=session.details, settings=session.settings,
+                                         file_limit=self.outbox.download_limit)
         chat = session.chat_id
         if isinstance(disp, MediaDisplay):
             await self.contents(req, session, only_new=not files_again)

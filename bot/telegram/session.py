@@ -55,6 +55,11 @@ class Session(BaseModel):
     module_progress: MessageRef | None = None  # a long module's progress message (the final render)
     file_ids: dict[str, str] = Field(default_factory=dict)  # preview file path -> Telegram file id
     note: str | None = None  # a video idea typed before the run: the answer to its first text question
+    # a file the person sent (bot/telegram/photos.py): kept BEFORE it is fetched, so a restart
+    # fetches it again instead of asking for it again; `offered_file`: one sent at a question
+    # that takes none, waiting for "start over with it?"
+    pending_file: dict[str, Any] | None = None
+    offered_file: dict[str, Any] | None = None
     closed: bool = Field(default=False, exclude=True)  # the run's end was shown: the row goes
     _loaded: str = PrivateAttr(default="")
 

@@ -181,16 +181,38 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
         return width, height
 
 
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
+
+
+def sniff(head: bytes) -> str:
+    """jpeg, png, webp, gif, heic, avif, video, pdf or unknown, from a file's first 64 bytes."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[4:8] == b"ftyp":  # ISO media: HEIF pictures and MP4/MOV videos share the box
+        size = int.from_bytes(head[:4], "big")
+        brands = {head[8:12]} | {head[i:i + 4] for i in range(16, min(size, len(head)) - 3, 4)}
+        if brands & _AVIF_BRANDS:
+            return "avif"
+        return "heic" if brands & _HEIF_BRANDS else "video"
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free") or head.startswith(b"\x1aE\xdf\xa3"):
+        return "video"  # old QuickTime, Matroska / WebM
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    return "unknown"
+
+
 def mime_type(path: str | os.PathLike[str]) -> str:
     """The real type from the file's first bytes, whatever its extension says."""
     with open(path, "rb") as fh:
-        head = fh.read(16)
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    raise ValueError(f"{Path(path).name} is not a PNG, JPEG, WebP or GIF image")
+        kind = sniff(fh.read(64))
+    if kind not in _MIME:
+        raise ValueError(f"{Path(path).name} is not a PNG, JPEG, WebP or GIF image")
+    return _MIME[kind]

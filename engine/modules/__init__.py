@@ -5,6 +5,7 @@ from __future__ import annotations
 from engine.modules.base import Module
 from engine.modules.compose import ComposeModule
 from engine.modules.fetch import FetchModule
+from engine.modules.files import FileInputModule, FitImageModule
 from engine.modules.io import ClientWriteModule, ExtractModule, RenderTemplateModule, WeightedKeywordsModule
 from engine.modules.later import refused_modules
 from engine.modules.llm import LLMModule
@@ -17,6 +18,8 @@ def default_modules() -> dict[str, Module]:
     modules: list[Module] = [
         SelectModule(),
         TextInputModule(),
+        FileInputModule(),
+        FitImageModule(),
         LLMModule(),
         MediaGenerateModule(),
         ComposeModule(),

@@ -1,4 +1,10 @@
-"""OpenAI image generation (gpt-image-2) for txt2img.
+"""OpenAI image generation (gpt-image-2) for txt2img, and image edits for img2img.
+
+img2img is `POST /v1/images/edits` (multipart): the person's photo is the
+`image` part, with the prompt, model, n, size and quality, so the pictures
+show their pet in the scene. `input_fidelity` ("high" keeps the pet's
+features) is sent when the panel sets it; the facts brief confirms it for
+gpt-image-1/1.5, for gpt-image-2 it is unconfirmed.
 
 The Images API is synchronous: the paid call happens in submit(), which also
 writes the files (temp file, then rename) and records their paths in
@@ -69,7 +75,7 @@ def portrait_target(width: int, height: int) -> tuple[int, int]:
 class OpenAIImages(MediaProvider):
     name = PROVIDER
     live = True
-    actions = frozenset({"txt2img"})
+    actions = frozenset({"txt2img", "img2img"})
     poll_interval_s = 0.5
     timeout_s = 300.0
 
@@ -130,6 +136,13 @@ class OpenAIImages(MediaProvider):
             )
         if not request.prompt.strip():
             raise ProviderError("the image prompt is empty", kind="invalid_request", provider=PROVIDER)
+        if request.action_type == "img2img" and not (request.source_image_path
+                                                    and Path(request.source_image_path).is_file()):
+            raise ProviderError("the photo to start from is missing: send it again", kind="invalid_request",
+                                provider=PROVIDER)
+        fidelity = request.params.get("input_fidelity")
+        if fidelity not in (None, "", "high", "low"):
+            raise ProviderError("input fidelity must be high or low", kind="invalid_request", provider=PROVIDER)
         if len(request.prompt) > 32_000:
             raise ProviderError(
                 "the image prompt is too long (32,000 characters at most)", kind="invalid_request", provider=PROVIDER
@@ -155,7 +168,8 @@ class OpenAIImages(MediaProvider):
         self.validate(request)
         model, quality, n, size = self._options(request)
         job_id = f"openai-img-{uuid.uuid4().hex[:12]}"
-        response, used_size = await self._generate(request.prompt, model, quality, n, size)
+        edit = _Edit.of(request) if request.action_type == "img2img" else None
+        response, used_size = await self._generate(request.prompt, model, quality, n, size, edit)
         images = [item.b64_json for item in (response.data or []) if getattr(item, "b64_json", None)]
         if not images:
             raise ProviderError(
@@ -176,23 +190,31 @@ class OpenAIImages(MediaProvider):
             cost=costs.openai_image_cost(model, quality, len(files)),
         )
 
-    async def _generate(self, prompt: str, model: str, quality: str, n: int, size: str) -> tuple[Any, str]:
+    async def _generate(self, prompt: str, model: str, quality: str, n: int, size: str,
+                        edit: _Edit | None = None) -> tuple[Any, str]:
         try:
-            return await self._call(prompt, model, quality, n, size), size
+            return await self._call(prompt, model, quality, n, size, edit), size
         except openai.BadRequestError as exc:
             # A custom size the model refuses is not billed: retry once at 2:3.
             if size not in (FALLBACK_SIZE, "auto") and (exc.param == "size" or "size" in (exc.code or "")):
                 log.info("openai images: size %s refused, falling back to %s", size, FALLBACK_SIZE)
                 try:
-                    return await self._call(prompt, model, quality, n, FALLBACK_SIZE), FALLBACK_SIZE
+                    return await self._call(prompt, model, quality, n, FALLBACK_SIZE, edit), FALLBACK_SIZE
                 except (openai.OpenAIError, json.JSONDecodeError) as exc2:
                     raise self._error(exc2) from None
             raise self._error(exc) from None
         except (openai.OpenAIError, json.JSONDecodeError) as exc:
             raise self._error(exc) from None
 
-    async def _call(self, prompt: str, model: str, quality: str, n: int, size: str) -> Any:
+    async def _call(self, prompt: str, model: str, quality: str, n: int, size: str, edit: _Edit | None) -> Any:
         # Always send `model`: without it the API would pick the retired dall-e-2.
+        if edit is not None:
+            extra = {"input_fidelity": edit.fidelity} if edit.fidelity else {}
+            image = (edit.path.name, await asyncio.to_thread(edit.path.read_bytes), edit.mime)
+            return await self._client.images.edit(
+                model=model, image=image, prompt=prompt, n=n, size=size, quality=quality, output_format="png",
+                **extra,
+            )  # type: ignore[arg-type]
         return await self._client.images.generate(
             model=model, prompt=prompt, n=n, size=size, quality=quality, output_format="png"
         )  # type: ignore[arg-type]
@@ -229,6 +251,28 @@ class OpenAIImages(MediaProvider):
             width, height = await asyncio.to_thread(image_size, path)
             fetched.append(FetchedFile(local_path=str(path), media_type="image", width=width, height=height))
         return fetched
+
+
+class _Edit:
+    """The photo an edit starts from: its path, real type and the fidelity asked for."""
+
+    def __init__(self, path: Path, mime: str, fidelity: str | None) -> None:
+        self.path, self.mime, self.fidelity = path, mime, fidelity
+
+    @classmethod
+    def of(cls, request: GenerationRequest) -> _Edit:
+        from engine.media.images import mime_type
+
+        path = Path(request.source_image_path or "")
+        try:
+            mime = mime_type(path)
+        except (OSError, ValueError):
+            mime = ""
+        if mime not in ("image/png", "image/jpeg", "image/webp"):
+            raise ProviderError("OpenAI edits take PNG, JPEG or WebP pictures", kind="invalid_request",
+                                detail=f"mime {mime or 'unknown'}", provider=PROVIDER)
+        fidelity = str(request.params.get("input_fidelity") or "") or None
+        return cls(path, mime, fidelity)
 
 
 async def _save_png(b64: str, dest: Path, target: tuple[int, int]) -> None:

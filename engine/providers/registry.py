@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
-from engine.providers.base import LLMProvider, MediaProvider
+from engine.providers.base import GenerationRequest, LLMProvider, MediaProvider, ProviderError
 from engine.providers.slots import Mode, Slot, provider_slots
 from engine.providers.speech import Transcriber
 
@@ -75,6 +76,20 @@ class ProviderRegistry:
         if impl is None:
             return "unavailable"
         return "live" if impl.live else "offline"
+
+    def estimate(self, provider: str, action_type: str, params: dict[str, Any] | None = None) -> str:
+        """What one generation with these panel parameters is estimated to cost ("~$0.52",
+        "~200 credits", "free"), from the provider's own estimate; "" when the pair is
+        unavailable. Workflows call it in templates as `estimate("leonardo", "img2vid")`."""
+        impl = self.media(provider, action_type)
+        if impl is None:
+            return ""
+        request = GenerationRequest(action_type=action_type, provider=provider,  # type: ignore[arg-type]
+                                    prompt="estimate", params=dict(params or {}))
+        try:
+            return impl.estimate_cost(request).label()
+        except (ProviderError, ValueError, TypeError):
+            return "?"
 
     def unavailable_reason(self, provider: str, action_type: str) -> str:
         for status in self.statuses:

@@ -33,7 +33,7 @@ SORA_SHUTDOWN = (
 @dataclass
 class Slot:
     provider: str
-    capability: str  # llm, txt2img, img2vid, txt2audio
+    capability: str  # llm, txt2img, img2img, img2vid, txt2audio
     mode: Mode
     factory: Callable[[], Any] | None  # builds the implementation; None when unavailable
     detail: str = ""  # why offline/unavailable
@@ -85,14 +85,19 @@ def provider_slots(settings: Settings, delay_s: float, retry: RetryPolicy | None
         lambda: OpenAILLM.from_settings(settings),
         lambda: OfflineLLM(delay_s=delay_s),
         f"model {settings.openai_llm_model}, base {openai_base}")  # fmt: skip
-    add("openai", "txt2img", openai_key, "OPENAI_API_KEY",
-        lambda: OpenAIImages.from_settings(settings),
-        lambda: OfflineImageProvider("openai", delay_s=delay_s),
-        f"model {settings.openai_image_model}, size {settings.openai_image_size}, base {openai_base}")  # fmt: skip
-    add("leonardo", "txt2img", leonardo_key, "LEONARDO_API_KEY",
-        lambda: LeonardoImages.from_settings(settings, retry=retry),
-        lambda: OfflineImageProvider("leonardo", delay_s=delay_s),
-        f"model {settings.leonardo_image_model_id}, base {leonardo_base}")  # fmt: skip
+    # txt2img, and img2img: a picture made from the person's own photo (OpenAI image edits,
+    # Leonardo guided by the photo as an init image): the same implementations
+    for capability, how in (("txt2img", ""), ("img2img", "from your photo, ")):
+        add("openai", capability, openai_key, "OPENAI_API_KEY",
+            lambda: OpenAIImages.from_settings(settings),
+            lambda: OfflineImageProvider("openai", delay_s=delay_s),
+            f"{how}model {settings.openai_image_model}, size {settings.openai_image_size}, "
+            f"base {openai_base}")  # fmt: skip
+    for capability, how in (("txt2img", ""), ("img2img", "from your photo, ")):
+        add("leonardo", capability, leonardo_key, "LEONARDO_API_KEY",
+            lambda: LeonardoImages.from_settings(settings, retry=retry),
+            lambda: OfflineImageProvider("leonardo", delay_s=delay_s),
+            f"{how}model {settings.leonardo_image_model_id}, base {leonardo_base}")  # fmt: skip
     add("leonardo", "img2vid", leonardo_key, "LEONARDO_API_KEY",
         lambda: LeonardoVideo.from_settings(settings, retry=retry),
         lambda: OfflineVideoProvider("leonardo", delay_s=delay_s),

@@ -111,7 +111,8 @@ def _shape_line(offers: Offers) -> str:
         bounds = f"{offers.min_selections} to {high}" if high is not None else f"at least {offers.min_selections}"
         return f"Tick several options ({bounds}), then done."
     return {"select": "Choose exactly one option.", "review": "Review what was made: continue or go back.",
-            "media": "Make results with a provider, then pick one."}.get(offers.shape, "")
+            "media": "Make results with a provider, then pick one.",
+            "file": "The person should send a file (a photo); words can only skip it with \"C\"."}.get(offers.shape, "")
 
 
 def offers_text(offers: Offers) -> str:
@@ -186,7 +187,7 @@ def read_answer(offers: Offers, answer: str, text: str) -> Match:
     if kind == "confirm" and offers.shape == "multi":
         picked = [offers.option(n) for n in numbers]
         return doubt if None in picked else Match("confirm", picked)  # type: ignore[list-item]
-    if kind == "confirm" and offers.shape == "review" and not numbers:
+    if kind == "confirm" and offers.shape in ("review", "file") and not numbers and offers.of("continue"):
         return Match("confirm", offers.of("continue"))
     if kind == "jump" and named is not None and named.kind == "jump" and not numbers:
         return Match("jump", [named])

@@ -39,6 +39,7 @@ MatchKind = Literal["choose", "tick", "confirm", "jump", "feedback", "generate",
 LIST_WORDS = frozenset({"and", "both", "also", "plus", "then", "too"})
 ONE_AFTER = frozenset({"number", "option", "no", "pick", "choose", "take", "#"})
 RETRY_WORDS = frozenset({"retry", "regenerate", "redo", "again", "refresh"})
+SKIP_WORDS = frozenset({"skip", "without", "none", "no", "dont", "don't", "next"})
 
 
 @dataclass
@@ -205,6 +206,19 @@ def _media(offers: Offers, text: str) -> Match | None:
     return _generate(offers, text)
 
 
+# ----------------------------------------------------------------- files
+def _file(offers: Offers, text: str) -> Match:
+    """A file question: words can only skip it ("no photo", "skip"); anything else asks for the file."""
+    skip = offers.of("continue")
+    words, raw = set(content(text)), set(raw_words(text))
+    if skip:
+        label = set(skip[0].label_words)
+        if words == label or (raw & SKIP_WORDS and words - SKIP_WORDS <= label | {"skip"}):
+            return Match("confirm", skip, exact=True)
+    hint = f" Or say “{skip[0].label}”." if skip else ""
+    return unclear(f"Please send the file itself here (a photo, or a picture as a file).{hint}", skip)
+
+
 # --------------------------------------------------------------- selects
 def _select(offers: Offers, text: str) -> Match | None:
     options = offers.of("option")
@@ -245,6 +259,8 @@ def match(offers: Offers, text: str) -> Match:
         return unclear("I could not find any words in that.", certain=True)
     if is_no(text):
         return Match("cancel", exact=True)
+    if offers.shape == "file":
+        return _file(offers, text)
     shaped = _media(offers, text) if offers.shape == "media" else _select(offers, text)
     if shaped is not None and (shaped.kind != "unclear" or shaped.candidates):
         return shaped

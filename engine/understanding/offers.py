@@ -6,7 +6,7 @@ ids or state keys: the options of a select with their numbers, labels and
 the words of their visible fields; a multi-select's "done"; a review's
 "continue"; the retry and jump options with their labels, targets and
 feedback; a text input's free answer; a media step's Generate per usable
-provider and "Pick #n" per generated file.
+provider and "Pick #n" per generated file; a file question's skip.
 """
 
 from __future__ import annotations
@@ -23,7 +23,14 @@ from engine.presentation import (
     selectable_items,
     shorten,
 )
-from engine.protocol import InteractionRequest, MediaDisplay, RetryOption, SelectDisplay, TextInputDisplay
+from engine.protocol import (
+    FileInputDisplay,
+    InteractionRequest,
+    MediaDisplay,
+    RetryOption,
+    SelectDisplay,
+    TextInputDisplay,
+)
 from engine.understanding.words import content, stems
 
 Kind = Literal["option", "done", "continue", "retry", "jump", "answer", "generate", "pick"]
@@ -65,7 +72,7 @@ class Offers:
 
     request: InteractionRequest
     items: list[Offer]
-    shape: Literal["select", "multi", "review", "text", "media"]
+    shape: Literal["select", "multi", "review", "text", "media", "file"]
     min_selections: int = 1
     max_selections: int | None = 1
     badge: bool = False  # options are numbered "#1" rather than "1."
@@ -156,5 +163,9 @@ def offers_of(req: InteractionRequest) -> Offers:
         return _select_offers(req, disp)
     if isinstance(disp, MediaDisplay):
         return _media_offers(req, disp)
+    if isinstance(disp, FileInputDisplay):  # the file itself comes as a file; words can only skip it
+        skip = [Offer("continue", "C", 1, disp.skip_label, tuple(content(disp.skip_label)),
+                      frozenset(content(disp.skip_label)))] if disp.allow_skip else []
+        return Offers(req, skip, "file")
     assert isinstance(disp, TextInputDisplay)
     return Offers(req, [Offer("answer", "A", 1, disp.prompt)], "text")

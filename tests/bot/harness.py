@@ -34,6 +34,7 @@ from tests.fakes.telegram_server import FakeTelegramServer
 ROOT = Path(__file__).resolve().parents[2]
 CC = ROOT / "workflows" / "cc"
 ALICE, BOB, MALLORY = 1001, 1002, 6666
+NO_PHOTO = "No photo: imagine a pet"  # the CC workflow's first question: your own pet's photo, or not
 GROUP = -4242  # a group chat both ALICE and BOB are in
 
 
@@ -325,8 +326,9 @@ def newest_with(tg: FakeTelegramServer, chat_id: int, label: str) -> dict:
 
 
 async def cc_to_scenes(bot: BotUnderTest, user: int = ALICE, chat_id: int | None = None) -> None:
-    """/new, then pet, mood, length and no personal note: the scene ideas are shown."""
+    """/new, no photo, then pet, mood, length and no personal note: the scene ideas are shown."""
     await bot.say("/new", user=user, chat_id=chat_id, chat_type="group" if chat_id and chat_id < 0 else "private")
+    await bot.press(NO_PHOTO, user, chat_id)
     await bot.press("Cat", user, chat_id)
     await bot.press("Comfort", user, chat_id)
     await bot.press("seconds", user, chat_id)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.telegram.tap import owner_of
 from tests.bot.harness import (
+    NO_PHOTO,
     ALICE,
     BOB,
     GROUP,
@@ -142,6 +143,7 @@ async def test_forged_callbacks_are_refused_and_change_nothing(tg: FakeTelegramS
 async def test_only_the_owner_can_use_a_runs_buttons_in_a_group(tg: FakeTelegramServer, tmp_path: Path) -> None:
     async with running_bot(tg, tmp_path / "data") as bot:
         await bot.say("/new", user=ALICE, chat_id=GROUP, chat_type="group")
+        await bot.press(NO_PHOTO, ALICE, GROUP)
         await bot.wait_button("Cat", GROUP)
         before = await bot.run_fingerprint(ALICE)
         query = await bot.press("Cat", user=BOB, chat_id=GROUP)
@@ -196,6 +198,7 @@ async def test_a_double_tap_on_generate_makes_one_job(tg: FakeTelegramServer, tm
 async def test_fifty_taps_in_a_second_keep_the_bot_responsive(tg: FakeTelegramServer, tmp_path: Path) -> None:
     async with running_bot(tg, tmp_path / "data") as bot:
         await bot.say("/new")
+        await bot.press(NO_PHOTO)
         await bot.say("/new", user=BOB)
         message = newest_with(tg, ALICE, "Cat")
         data = next(d for text, d in tg.buttons_of(message) if "Cat" in text)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bot.telegram.tap import owner_of
 from tests.bot.harness import (
+    NO_PHOTO,
     ALICE,
     cc_to_scenes,
     cc_to_video,
@@ -39,6 +40,7 @@ async def test_status_new_and_cancel(tg: FakeTelegramServer, tmp_path: Path) -> 
         # "Start over" stops it and starts another
         await bot.say("/new")
         await bot.press("Start over")
+        await bot.press(NO_PHOTO)
         second = await bot.engine.active_run(owner_of(ALICE))
         assert second.run_id != first and second.current_step_id == "user_input"
         assert (await bot.engine.get_run(first)).status.value == "cancelled"
@@ -84,6 +86,7 @@ async def test_history_lists_a_finished_video_and_sends_it_again(tg: FakeTelegra
 
         # a new run, then the old "Make another" button must not throw it away
         await bot.say("/new")
+        await bot.press(NO_PHOTO)
         await bot.press("Cat")
         current = await bot.engine.active_run(owner_of(ALICE))
         before = await bot.run_fingerprint()

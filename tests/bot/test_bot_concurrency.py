@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.telegram.tap import owner_of
-from tests.bot.harness import BotUnderTest, running_bot
+from tests.bot.harness import NO_PHOTO, BotUnderTest, running_bot
 from tests.fakes.telegram_server import FakeTelegramServer
 
 USERS = tuple(range(2001, 2007))
@@ -27,7 +27,7 @@ async def walk(bot: BotUnderTest, user: int) -> None:
     """/new to the images step, waiting for each question like a person would."""
     tg = bot.tg
     tg.inject_command(user, "/new")
-    for label, ready in (("Cat", None), ("Comfort", None), ("seconds", None), ("Skip", None),
+    for label, ready in ((NO_PHOTO, None), ("Cat", None), ("Comfort", None), ("seconds", None), ("Skip", None),
                          ("1.", "New scene ideas"), ("Generate with", None)):
         await tap(bot, user, label, ready)
     await bot.wait_button("Pick #1", user, timeout=30)

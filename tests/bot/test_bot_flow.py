@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.harness import running_bot
+from tests.bot.harness import NO_PHOTO, running_bot
 from tests.fakes.telegram_server import FakeTelegramServer
 
 
@@ -17,7 +17,8 @@ async def tg():
 
 
 async def play_to_end(bot) -> None:
-    """Tap through the CC workflow with first choices."""
+    """Tap through the CC workflow with first choices (no photo of your own)."""
+    await bot.press(NO_PHOTO)
     await bot.press("Cat")
     await bot.press("Comfort")
     await bot.press("seconds")

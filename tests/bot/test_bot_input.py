@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.telegram.tap import owner_of
-from tests.bot.harness import ALICE, running_bot
+from tests.bot.harness import NO_PHOTO, ALICE, running_bot
 from tests.fakes.telegram_server import FakeTelegramServer
 
 
@@ -19,6 +19,7 @@ async def test_words_where_a_button_is_expected_are_understood_and_files_get_a_h
 ) -> None:
     async with running_bot(tg, tmp_path / "data") as bot:
         await bot.say("/new")
+        await bot.press(NO_PHOTO)
         iid = await pending_id(bot)
         count = len(tg.bot_messages(ALICE))
         await bot.say("hello there")  # not an answer: "not sure", the options, the way back to the question
@@ -33,8 +34,9 @@ async def test_words_where_a_button_is_expected_are_understood_and_files_get_a_h
         assert "Pick #1 ‘Cat’" in bot.texts()[-2] or any("Pick #1 ‘Cat’" in t for t in bot.texts()[-4:])
         assert await pending_id(bot) != iid
 
-        # stickers, photos and documents at a button step: the same hint
-        for kind in ("sticker", "photo", "document"):
+        # stickers and documents at a button step: the same hint (a photo: "start over with it?",
+        # tests/bot/test_bot_photo.py)
+        for kind in ("sticker", "document"):
             count = len(tg.bot_messages(ALICE))
             await bot.say("", **{kind: True})
             new = tg.bot_messages(ALICE)[count:]
@@ -48,6 +50,7 @@ async def test_at_the_text_step_long_text_is_refused_and_files_get_a_hint(
 ) -> None:
     async with running_bot(tg, tmp_path / "data") as bot:
         await bot.say("/new")
+        await bot.press(NO_PHOTO)
         await bot.press("Dog")
         await bot.press("Comfort")
         await bot.press("seconds")
@@ -64,7 +67,7 @@ async def test_at_the_text_step_long_text_is_refused_and_files_get_a_hint(
         assert len(new) == 1 and tg.sent_markup(ALICE, new[0]["message_id"])["force_reply"] is True, \
             "the refusal opens the reply field again"
 
-        for kind in ("sticker", "photo", "document"):
+        for kind in ("sticker", "document"):  # (a photo: "start over with it?", tests/bot/test_bot_photo.py)
             count = len(tg.bot_messages(ALICE))
             await bot.say("", **{kind: True})
             new = tg.bot_messages(ALICE)[count:]

@@ -16,6 +16,7 @@ from bot.telegram.tap import owner_of
 from engine.modules.llm import FEEDBACK_PREFIX
 from tests.bot.harness import (
     ALICE,
+    NO_PHOTO,
     BotUnderTest,
     CountingRegistry,
     cc_to_images,
@@ -168,6 +169,8 @@ async def test_a_video_idea_with_no_run_open_starts_one_and_becomes_its_personal
         assert await bot.engine.active_run(owner_of(ALICE)) is None
         await bot.say("a corgi chasing bubbles in the garden")
         assert any("personal note" in t and "a corgi chasing bubbles" in t for t in bot.texts()[-3:])
+        assert (await pending(bot)).module_name == "get_pet_photo", "the idea does not skip the photo question"
+        await bot.press(NO_PHOTO)
         assert (await pending(bot)).module_name == "select_pet_type"
         await bot.press("Dog")
         await bot.press("Playful")
@@ -183,6 +186,7 @@ async def test_a_video_idea_with_no_run_open_starts_one_and_becomes_its_personal
 async def test_the_text_step_takes_the_words_as_they_are(tg: FakeTelegramServer, counted: Counted) -> None:
     bot, providers = counted
     await bot.say("/new")
+    await bot.press(NO_PHOTO)
     await bot.press("Cat")
     await bot.press("Comfort")
     await bot.press("seconds")

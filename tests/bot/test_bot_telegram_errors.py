@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from bot.telegram.tap import owner_of
-from tests.bot.harness import ALICE, BOB, running_bot
+from tests.bot.harness import NO_PHOTO, ALICE, BOB, running_bot
 from tests.fakes.telegram_server import FakeTelegramServer
 
 
@@ -26,7 +26,7 @@ async def test_a_429_on_send_message_is_waited_out(tg: FakeTelegramServer, tmp_p
         await bot.settle()
         assert len([m for m in bot.texts() if m.startswith("I make short")]) == 1, "sent once"
         await bot.say("/new")  # and the next update works as usual
-        assert any(text.endswith("Cat") for text, _ in tg.buttons_of(tg.bot_messages(ALICE)[-1]))
+        assert any(text.endswith(NO_PHOTO) for text, _ in tg.buttons_of(tg.bot_messages(ALICE)[-1]))
         await bot.assert_all_answered()
 
 
@@ -43,6 +43,7 @@ async def test_a_500_on_send_is_reported_and_the_next_update_works(tg: FakeTeleg
         # a 500 while the next question is sent: the answer was taken, the person
         # is told, and /status brings the question back
         await bot.say("/new")
+        await bot.press(NO_PHOTO)
         tg.fail_next("sendMessage", 500)
         query = await bot.press("Cat")
         assert tg.callback_answer(query) is not None

@@ -41,6 +41,9 @@ async def test_understanding_changes_nothing_and_prices_a_paid_retry(tmp_path: P
     engine = await engine_on(tmp_path, fake, understander=False)
     try:
         run_id = (await engine.start_run("me")).run_id
+        skip = await engine.understand(run_id, "no photo")  # the photo question: words can only skip it
+        assert skip.kind == "confirm" and not skip.confirm and skip.response.file is None
+        await engine.respond(run_id, skip.response)
         text_question = await engine.understand(run_id, "cat")
         assert text_question.kind == "choose" and not text_question.confirm  # the pet: free, certain
         await play_first_choices(engine, run_id, stop_at="get_user_direction")

@@ -7,12 +7,18 @@ imageId/imageType must name a known generated or uploaded image, MOTION2*
 must not get `duration`, VEO3_1* needs an integer duration of 4/6/8 and
 1080p only at 8 s; the init-image multipart has every issued field and the
 file part LAST, and the file's real format matches the declared extension.
+Image guidance: `init_image_id` must name an uploaded init image and come
+with `init_strength` 0.1-0.9; `controlnets` items name an uploaded (or
+generated) image, a preprocessor id and Low/Mid/High (or a 0-2 weight, not
+both). Each upload's bytes stay in `init_images[id]["data"]`, and each
+generation records the init image it was guided by (`generations[gid]["guided_by"]`).
 
 Extra scenarios: "failed" (the job ends FAILED), "no_credits" (402).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -25,8 +31,9 @@ IMAGE_FIELDS = {
     "prompt", "negative_prompt", "modelId", "width", "height", "num_images", "guidance_scale",
     "num_inference_steps", "seed", "presetStyle", "styleUUID", "contrast", "alchemy", "ultra",
     "photoReal", "init_image_id", "init_generation_image_id", "init_strength", "enhancePrompt",
-    "public", "scheduler", "sd_version", "tiling", "transparency",
+    "public", "scheduler", "sd_version", "tiling", "transparency", "controlnets",
 }  # fmt: skip
+CONTROLNET_FIELDS = {"initImageId", "initImageType", "preprocessorId", "strengthType", "weight", "influence"}
 VIDEO_FIELDS = {
     "prompt", "imageId", "imageType", "negativePrompt", "model", "resolution", "duration",
     "frameInterpolation", "promptEnhance", "promptEnhanceInstruction", "seed", "isPublic",
@@ -52,6 +59,7 @@ class FakeLeonardo(FakeServer):
         self.generated_images: dict[str, str] = {}  # image id -> generation id
         self.init_images: dict[str, dict[str, Any]] = {}  # id -> {extension, fields, uploaded, size}
         self.polls: dict[str, int] = {}
+        self.hold_uploads: asyncio.Event | None = None  # set: S3 uploads wait for it (a kill mid-upload)
 
     def api_prefix(self) -> str:
         return "/api/rest/v1"
@@ -115,7 +123,10 @@ class FakeLeonardo(FakeServer):
             return self.malformed_response()
         gid = str(uuid.uuid4())
         count = body.get("num_images", 4)
-        self.generations[gid] = {"kind": "image", "count": count, "w": body["width"], "h": body["height"]}
+        guided_by = body.get("init_image_id") or next((c["initImageId"] for c in body.get("controlnets") or []), None)
+        self.generations[gid] = {"kind": "image", "count": count, "w": body["width"], "h": body["height"],
+                                 "guided_by": guided_by, "guidance": "init" if body.get("init_image_id") else
+                                 "controlnet" if guided_by else None}
         cost = 16 * count if body["alchemy"] else 8 * count
         return web.json_response(
             {
@@ -155,6 +166,43 @@ class FakeLeonardo(FakeServer):
         for flag in ("public", "ultra", "photoReal", "enhancePrompt"):
             if flag in body and not isinstance(body[flag], bool):
                 raise Invalid(f'expected a boolean for "{flag}"')
+        self._check_guidance(body)
+
+    def _uploaded(self, image_id: Any, image_type: str = "UPLOADED") -> None:
+        if image_type == "GENERATED":
+            if image_id not in self.generated_images:
+                raise Invalid("initImageId is not a generated image of this account")
+            return
+        entry = self.init_images.get(str(image_id))
+        if entry is None or not entry["uploaded"]:
+            raise Invalid(f"init image {image_id!r} was not uploaded")
+
+    def _check_guidance(self, body: dict[str, Any]) -> None:
+        if "init_strength" in body and "init_image_id" not in body and "init_generation_image_id" not in body:
+            raise Invalid('"init_strength" needs an init image')
+        if "init_image_id" in body:
+            self._uploaded(body["init_image_id"])
+            strength = body.get("init_strength")
+            if not isinstance(strength, (int, float)) or isinstance(strength, bool) or not 0.1 <= strength <= 0.9:
+                raise Invalid(f'"init_strength" must be a number 0.1..0.9, got {strength!r}')
+        nets = body.get("controlnets")
+        if nets is None:
+            return
+        if not isinstance(nets, list) or not nets:
+            raise Invalid('"controlnets" must be a non-empty list')
+        for net in nets:
+            if not isinstance(net, dict):
+                raise Invalid("each controlnet must be an object")
+            self._unknown_fields(net, CONTROLNET_FIELDS)
+            if net.get("initImageType") not in ("UPLOADED", "GENERATED"):
+                raise Invalid('"initImageType" must be UPLOADED or GENERATED')
+            self._uploaded(net.get("initImageId"), net["initImageType"])
+            if not isinstance(net.get("preprocessorId"), int) or isinstance(net.get("preprocessorId"), bool):
+                raise Invalid('"preprocessorId" must be an integer')
+            if ("strengthType" in net) == ("weight" in net):
+                raise Invalid('give either "strengthType" or "weight"')
+            if "strengthType" in net and net["strengthType"] not in ("Low", "Mid", "High", "Ultra", "Max"):
+                raise Invalid('"strengthType" must be Low, Mid, High, Ultra or Max')
 
     # ------------------------------------------------------------ init image
 
@@ -194,6 +242,8 @@ class FakeLeonardo(FakeServer):
 
     async def s3_upload(self, request: web.Request) -> web.Response:
         recorded = request[RECORDED]
+        if self.hold_uploads is not None:
+            await self.hold_uploads.wait()
 
         def s3_error(status: int, code: str, message: str) -> web.Response:
             xml = (
@@ -221,6 +271,7 @@ class FakeLeonardo(FakeServer):
             return s3_error(400, "InvalidArgument", "file content does not match the declared extension")
         entry["uploaded"] = True
         entry["size"] = image_dimensions(data)
+        entry["data"] = data
         return web.Response(status=204)
 
     # ------------------------------------------------------------ video

@@ -1,4 +1,4 @@
-"""Fake OpenAI: `POST /v1/responses`, `POST /v1/images/generations` and
+"""Fake OpenAI: `POST /v1/responses`, `POST /v1/images/generations`, `POST /v1/images/edits` and
 `POST /v1/audio/transcriptions`.
 
 Checks what the real API checks (as far as the facts brief documents it):
@@ -7,7 +7,10 @@ max_completion_tokens; text.format, not response_format); the flat
 json_schema format shape (type/name/schema/strict, no nested json_schema);
 strict-mode schema rules; part types per role (assistant history must be
 output_text); data URLs whose declared type matches the bytes; images:
-`model` always sent, gpt-image sizes and qualities, no response_format.
+`model` always sent, gpt-image sizes and qualities, no response_format;
+edits: multipart only, 1-16 `image` parts (png/jpeg/webp by their bytes, each
+under 50 MB), known form fields only, `input_fidelity` high|low; every edited
+picture's bytes are kept in `edit_images` for tests to compare.
 
 Transcriptions: multipart only, a known speech-to-text model, a non-empty
 `file` part whose name has an extension the endpoint takes; the words are
@@ -52,6 +55,11 @@ IMAGE_FIELDS = {
 GPT_IMAGE_MODELS = {"gpt-image-2", "gpt-image-1.5", "gpt-image-1-mini", "chatgpt-image-latest"}
 TRANSCRIBE_MODELS = {"gpt-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-transcribe", "whisper-1"}
 AUDIO_EXTENSIONS = {"flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "oga", "wav", "webm"}
+EDIT_FIELDS = {
+    "model", "prompt", "n", "size", "quality", "output_format", "output_compression", "background",
+    "input_fidelity", "moderation", "user", "stream", "partial_images",
+}  # fmt: skip
+EDIT_LIMIT = 50 * 1024 * 1024
 DATA_URL = re.compile(r"^data:(image/(?:png|jpeg|webp|gif));base64,(.+)$", re.S)
 
 
@@ -98,6 +106,7 @@ class FakeOpenAI(FakeServer):
         self.reply_text: str | None = None  # overrides the generated JSON answer
         # writes the answer from the request body (e.g. the offline writer, for a whole workflow run)
         self.answer_with: Callable[[dict[str, Any]], Awaitable[str]] | None = None
+        self.edit_images: list[bytes] = []  # the pictures edits were asked to start from, as received
         self.usage = {"input_tokens": 1500, "cached_tokens": 1024, "output_tokens": 80, "reasoning_tokens": 32}
         self.transcript = "the second one please"  # what every recording says
         self.transcribe_with: Callable[[bytes, str], str] | None = None
@@ -109,6 +118,7 @@ class FakeOpenAI(FakeServer):
         app.router.add_post("/v1/responses", self.responses)
         app.router.add_post("/v1/images/generations", self.images)
         app.router.add_post("/v1/audio/transcriptions", self.transcriptions)
+        app.router.add_post("/v1/images/edits", self.edits)
 
     # ------------------------------------------------------------ common
 
@@ -373,6 +383,58 @@ class FakeOpenAI(FakeServer):
                           "input_tokens_details": {"text_tokens": 40, "image_tokens": 0}},
             }
         )  # fmt: skip
+
+    async def edits(self, request: web.Request) -> web.Response:
+        auth = self._auth_error(request)
+        if auth is not None:
+            return auth
+        if self.scenario == "server_error":
+            return openai_error(500, "The server had an error while processing your request.", etype="server_error")
+        recorded = request[RECORDED]
+        if recorded.content_type != "multipart/form-data":
+            return openai_error(400, "Invalid content type: image edits take multipart/form-data.")
+        try:
+            width, height, n = self._check_edit(recorded)
+        except BadRequest as exc:
+            return openai_error(400, exc.message, param=exc.param, code=exc.code)
+        if self.scenario == "refused":
+            return openai_error(400, "Your request was rejected as a result of our safety system.",
+                                etype="image_generation_user_error", code="moderation_blocked")
+        self.edit_images += [f.data for name, f in recorded.files.items() if name in ("image", "image[]")]
+        image = base64.b64encode(png_bytes(width, height, (120, 200, 140))).decode("ascii")
+        return web.json_response({"created": int(time.time()), "data": [{"b64_json": image} for _ in range(n)],
+                                  "size": f"{width}x{height}", "output_format": "png",
+                                  "usage": {"input_tokens": 600, "output_tokens": 1056 * n,
+                                            "total_tokens": 600 + 1056 * n}})
+
+    def _check_edit(self, recorded: Any) -> tuple[int, int, int]:
+        images = [f for name, f in recorded.files.items() if name in ("image", "image[]")]
+        if not images:
+            raise BadRequest("Missing required parameter: 'image'.", param="image", code="missing_required_parameter")
+        for name in recorded.files:
+            if name not in ("image", "image[]", "mask"):
+                raise BadRequest(f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter")
+        for part in images:
+            kind = image_format(part.data)
+            if kind not in ("png", "jpg", "webp"):
+                raise BadRequest("Invalid image file: use png, webp or jpg.", param="image",
+                                 code="invalid_image_format")
+            declared = (part.content_type or "").split(";")[0]
+            if declared != {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}[kind]:
+                raise BadRequest(f"Invalid file type {declared!r} for the image's bytes.", param="image",
+                                 code="invalid_image_format")
+            if len(part.data) >= EDIT_LIMIT:
+                raise BadRequest("Image file is too large (50 MB at most).", param="image")
+        for key in recorded.form:
+            if key not in EDIT_FIELDS:
+                raise BadRequest(f"Unknown parameter: '{key}'.", param=key, code="unknown_parameter")
+        form = dict(recorded.form)
+        if form.get("input_fidelity") not in (None, "high", "low"):
+            raise BadRequest("Invalid value for 'input_fidelity'.", param="input_fidelity", code="invalid_value")
+        body: dict[str, Any] = {k: v for k, v in form.items() if k in IMAGE_FIELDS}
+        if "n" in body:
+            body["n"] = int(body["n"]) if str(body["n"]).isdigit() else body["n"]
+        return self._check_image_body(body)
 
     def _check_image_body(self, body: Any) -> tuple[int, int, int]:
         if not isinstance(body, dict):

@@ -314,6 +314,8 @@ class FakeTelegramServer:
         self._callbacks: dict[str, dict[str, Any]] = {}
         self._files: dict[str, FileRecord] = {}
         self._file_counter = 0
+        self.file_downloads: list[str] = []  # file paths fetched through /file/bot<token>/..., in order
+        self.hold_downloads: asyncio.Event | None = None  # set: downloads wait until the event is set
         self._media_group_counter = 0
         self._faults: dict[str, list[_Fault]] = defaultdict(list)
         self._changed = asyncio.Event()
@@ -442,6 +444,7 @@ class FakeTelegramServer:
         sticker: bool = False,
         document: bool = False,
         photo: bool = False,
+        video: bool = False,
         *,
         file_bytes: bytes | None = None,
         file_name: str | None = None,
@@ -449,13 +452,15 @@ class FakeTelegramServer:
         audio: bool = False,
         duration: int = 3,
         file_size: int | None = None,
+        mime_type: str | None = None,
     ) -> dict[str, Any]:
         """A person sends a message; returns the Update (dict). A text starting
         with "/" gets a bot_command entity, as real clients add. With
-        sticker/document/photo/voice/audio the text becomes the caption (if
-        any); a voice note or audio file lasts `duration` seconds and says it
-        is `file_size` bytes (default: its real size), and its bytes can be
-        fetched with getFile and the file URL."""
+        sticker/document/photo/video/voice/audio the text becomes the caption (if
+        any); a voice note or audio file lasts `duration` seconds. `file_size`
+        announces another size than the bytes have (a 40 MB file without 40 MB of
+        bytes; default: their real size); `mime_type` is what the sender's client
+        claims. The bytes can be fetched with getFile and the file URL."""
         user = self.add_user(user_id)
         if chat_id is None:
             chat_id = user_id if chat_type == "private" else -user_id
@@ -481,11 +486,12 @@ class FakeTelegramServer:
             }
         elif photo:
             content = file_bytes or _tiny_png()
-            record = self._new_file("photo", content, file_name or "photo.png", "image/png")
+            record = self._new_file("photo", content, file_name or "photo.png", "image/png", file_size)
             message["photo"] = self._photo_sizes(record)
         elif document:
             content = file_bytes if file_bytes is not None else b"%PDF-1.4 fake document\n"
-            record = self._new_file("document", content, file_name or "file.pdf", "application/octet-stream")
+            record = self._new_file("document", content, file_name or "file.pdf",
+                                    mime_type or "application/octet-stream", file_size)
             message["document"] = self._document_object(record)
         elif voice or audio:
             content = file_bytes if file_bytes is not None else b"OggS\x00fake voice"
@@ -497,7 +503,13 @@ class FakeTelegramServer:
             if audio:
                 body["file_name"] = name
             message["voice" if voice else "audio"] = body
-        media = sticker or photo or document or voice or audio
+        elif video:
+            content = file_bytes if file_bytes is not None else b"\x00\x00\x00\x18ftypmp42" + bytes(64)
+            record = self._new_file("video", content, file_name or "video.mp4", mime_type or "video/mp4", file_size)
+            message["video"] = {"file_id": record.file_id, "file_unique_id": record.file_unique_id, "width": 720,
+                                "height": 1280, "duration": 3, "mime_type": record.mime_type,
+                                "file_size": record.size}
+        media = sticker or photo or document or video or voice or audio
         if text:
             key = "caption" if media else "text"
             message[key] = text
@@ -865,6 +877,10 @@ class FakeTelegramServer:
         if request.match_info["token"] != self.token:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         path = request.match_info["path"]
+        self.file_downloads.append(path)
+        self._notify()
+        if self.hold_downloads is not None:  # a test holds file downloads (e.g. to kill the bot mid-download)
+            await self.hold_downloads.wait()
         for record in self._files.values():
             if record.file_path == path:
                 content = record.content

@@ -415,6 +415,7 @@ SELECT_FIRST = {"select_aesthetic": "Comfort", "select_duration": "seconds", "se
                 "select_title": "1.", "select_description": "1.", "select_music_option": "1.",
                 "review_final_video": "Looks great"}
 TEXT_SKIP = {"get_user_direction", "ask_direction"}
+FILE_SKIP = {"get_pet_photo": "No photo"}  # the CC workflow's first question: a photo of your own pet
 MULTI = {"select_motion_elements", "select_features"}
 RETRY_ONCE = {"select_scene": "New scene ideas", "select_idea": "New ideas"}
 JUMP_ONCE = {"generate_and_select_videos": "Go back to image selection"}
@@ -449,6 +450,8 @@ def make_policy(*, retry: bool = False, jump: bool = False, stop_at: str | None 
             return Press(SELECT_FIRST[module], iid)
         if module in TEXT_SKIP:
             return Press("Skip", iid)
+        if module in FILE_SKIP:
+            return Press(FILE_SKIP[module], iid)
         if module in MULTI:
             done = Press("Done (1", iid)
             return done if person.find(done) else Press("▫️", iid)

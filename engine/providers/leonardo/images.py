@@ -1,4 +1,5 @@
-"""Leonardo images (txt2img) via `POST /generations`, Phoenix by default.
+"""Leonardo images (txt2img, and img2img guided by the person's photo: see
+`guidance`) via `POST /generations`, Phoenix by default.
 
 The finished images are public CDN URLs, downloaded into the run's media
 folder by fetch(); a file already there is kept (fetch is idempotent).
@@ -17,6 +18,7 @@ from engine.providers import costs
 from engine.providers.base import Cost, FetchedFile, GenerationRequest, JobStatus, ProviderError, SubmitResult
 from engine.providers.http import RetryPolicy
 from engine.providers.leonardo.common import DEFAULT_BASE_URL, PROVIDER, LeonardoJobProvider, as_bool
+from engine.providers.leonardo.guidance import check_photo, guidance_fields
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +28,9 @@ def _ext_from_url(url: str, default: str) -> str:
 
 
 class LeonardoImages(LeonardoJobProvider):
-    """txt2img via `POST /generations` (Phoenix by default)."""
+    """txt2img and img2img via `POST /generations` (Phoenix by default)."""
 
-    actions = frozenset({"txt2img"})
+    actions = frozenset({"txt2img", "img2img"})
     poll_interval_s = 3.0
     timeout_s = 600.0
 
@@ -42,11 +44,13 @@ class LeonardoImages(LeonardoJobProvider):
         height: int = 1280,
         retry: RetryPolicy | None = None,
         timeout_s: float = 60.0,
+        character_reference_id: int = 133,
     ) -> None:
         super().__init__(api_key, base_url=base_url, retry=retry, timeout_s=timeout_s)
         self.model_id = model_id
         self.width = width
         self.height = height
+        self.character_reference_id = character_reference_id
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> LeonardoImages:
@@ -54,6 +58,7 @@ class LeonardoImages(LeonardoJobProvider):
             settings.leonardo_api_key.get_secret_value(),
             base_url=settings.leonardo_base_url,
             model_id=settings.leonardo_image_model_id,
+            character_reference_id=getattr(settings, "leonardo_character_reference_id", 133),
             **kwargs,
         )
 
@@ -85,6 +90,8 @@ class LeonardoImages(LeonardoJobProvider):
     def validate(self, request: GenerationRequest) -> None:
         if not request.prompt.strip():
             raise ProviderError("the image prompt is empty", kind="invalid_request", provider=PROVIDER)
+        if request.action_type == "img2img":
+            check_photo(request)
         try:
             body = self._body(request)
         except (TypeError, ValueError):
@@ -112,7 +119,11 @@ class LeonardoImages(LeonardoJobProvider):
 
     async def submit(self, request: GenerationRequest, out_dir: Path) -> SubmitResult:
         self.validate(request)
-        job_id, cost = await self._create("/generations", self._body(request), "sdGenerationJob", request)
+        body = self._body(request)
+        if request.action_type == "img2img":  # the photo goes up first; only the create call is paid
+            body.update(await guidance_fields(self._http, request, body["width"], body["height"], Path(out_dir),
+                                              self.character_reference_id))
+        job_id, cost = await self._create("/generations", body, "sdGenerationJob", request)
         log.info("leonardo images: job %s started", job_id)
         return SubmitResult(job_id=job_id, provider_data={"generation_id": job_id, "kind": "image"}, cost=cost)
 

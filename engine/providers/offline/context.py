@@ -1,7 +1,7 @@
 """What a request to the offline writer says: the pet, its fields, the scenes it calls for.
 
 Which fields and headings to read comes from the writer data's `request`
-section (`pet_fields`, `look_fields`, `selected_headings`, `blocked_headings`,
+section (`pet_fields`, `look_fields`, `photo_look_fields`, `selected_headings`, `blocked_headings`,
 `blocked_stop`, `must_have_markers`, `avoid_headings`, `themes_per_retry`).
 """
 
@@ -45,6 +45,13 @@ class RequestContext:
         title = next((self.fields[f] for f in data.request_words("look_fields") if self.fields.get(f)), "")
         named = [look for look in looks if look in self.text]
         self.look = named[0] if named else looks[stable_seed(self.pet.kind, title) % len(looks)]
+        # the person's own pet: a request that describes it (`photo_look_fields`), or a photo's colours
+        photo_look = next((self.fields[f] for f in data.request_words("photo_look_fields") if self.fields.get(f)), "")
+        if photo_look:
+            self.look = photo_look
+        elif self.fields.get("photo_colours"):
+            self.look = f"{self.pet.a_noun.split(' ', 1)[0]} {self.fields['photo_colours'].replace(', ', ' and ')} " \
+                        f"{self.pet.noun}"
         self.selected, self.blocked = self._element_lists()
         self.must_have = self._bullets_after(data.request_words("must_have_markers"))
         self.themes = self._rank_themes()

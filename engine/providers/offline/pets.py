@@ -55,7 +55,8 @@ def pets() -> dict[str, Pet]:
 _CAT = re.compile(r"\b(cats?|kittens?|kitty|kitties)\b", re.IGNORECASE)
 _DOG = re.compile(r"\b(dogs?|pupp(?:y|ies)|pups?|doggos?)\b", re.IGNORECASE)
 _BOTH = re.compile(r"\bcats?\s*(?:&|and|\+)\s*dogs?\b|\bdogs?\s*(?:&|and|\+)\s*cats?\b", re.IGNORECASE)
-NAMED = re.compile(r"\b(?:named|called|name is)\s+([A-Z][a-z]{1,15})\b")
+NAMED = re.compile(r"\b(?:named|called|name is|[Tt]his is|[Mm]eet)\s+"
+                   r"(?!(?:The|A|An|My|Our|Your|His|Her|Their|This|That|Home|It)\b)([A-Z][a-z]{1,15})\b")
 
 
 def detect_pet(text: str, *, name: str | None = None) -> Pet:

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
 from engine.media import CAPTION_FONT
 from engine.media.images import image_size, in_image_worker, save_atomic
-from engine.providers.base import FetchedFile, GenerationRequest
+from engine.providers.base import FetchedFile, GenerationRequest, ProviderError
 from engine.providers.offline.jobs import OfflineJobs, dimensions, number
 from engine.providers.offline.pets import detect_pet
 from engine.providers.offline.seeds import stable_seed
@@ -179,7 +179,8 @@ def draw_pet_scene(width: int, height: int, prompt: str, seed: int) -> Image.Ima
 
 
 def image_notes(paths: list[str]) -> list[str]:
-    """What an offline-made PNG says about itself (its prompt), so analysis can "see" it."""
+    """What a picture tells the offline writer, so analysis can "see" it: an offline-made PNG
+    its prompt; any other picture (a person's own photo) the colours in its middle."""
     notes: list[str] = []
     for path in paths:
         try:
@@ -187,9 +188,29 @@ def image_notes(paths: list[str]) -> list[str]:
                 info = getattr(img, "text", {}) or {}
                 if info.get("prompt"):
                     notes.append(f"Image prompt: {info['prompt']}")
+                elif colours := colour_words(img):
+                    notes.append(f"**Photo colours:** {', '.join(colours)}")
         except (OSError, ValueError):
             continue
     return notes
+
+
+_COLOURS = {"ginger": (214, 128, 58), "cream": (236, 222, 196), "white": (246, 246, 244), "grey": (142, 142, 148),
+            "black": (34, 34, 38), "brown": (116, 78, 50), "golden": (212, 168, 88)}
+
+
+def colour_words(img: Image.Image, most: int = 2) -> list[str]:
+    """The coat-like colour names of the middle of a picture, the largest area first."""
+    small = img.convert("RGB").resize((48, 48))
+    w, h = small.size
+    middle = small.crop((w // 4, h // 4, w * 3 // 4, h * 3 // 4))
+    counts: dict[str, int] = {}
+    for count, pixel in middle.getcolors(w * h) or []:
+        name = min(_COLOURS, key=lambda n: sum((a - b) ** 2 for a, b in zip(_COLOURS[n], pixel, strict=True)))
+        counts[name] = counts.get(name, 0) + count
+    ranked = sorted(counts, key=lambda n: -counts[n])
+    total = sum(counts.values()) or 1
+    return [n for n in ranked[:most] if counts[n] * 5 >= total or n == ranked[0]]
 
 
 # One picture drawn at a time per process: each canvas takes ~90 MB while it is
@@ -199,17 +220,35 @@ def image_notes(paths: list[str]) -> list[str]:
 _DRAW_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
-async def draw_scene(dest: Path, width: int, height: int, prompt: str, seed: int, job_id: str) -> tuple[int, int]:
+async def draw_scene(dest: Path, width: int, height: int, prompt: str, seed: int, job_id: str,
+                     photo: str | None = None) -> tuple[int, int]:
     loop = asyncio.get_running_loop()
     slot = _DRAW_SLOTS.get(loop)
     if slot is None:
         slot = _DRAW_SLOTS[loop] = asyncio.Semaphore(1)
     async with slot:
-        return await in_image_worker(_write_scene_png, dest, width, height, prompt, seed, job_id)
+        return await in_image_worker(_write_scene_png, dest, width, height, prompt, seed, job_id, photo)
 
 
-def _write_scene_png(dest: Path, width: int, height: int, prompt: str, seed: int, job_id: str) -> tuple[int, int]:
+def with_photo(scene: Image.Image, photo: str) -> Image.Image:
+    """img2img offline: the person's own pet, framed in the middle of the drawn room."""
+    with Image.open(photo) as opened:
+        picture = opened.convert("RGB")
+    box_w, box_h = int(scene.width * 0.8), int(scene.height * 0.6)
+    picture.thumbnail((box_w, box_h), Image.Resampling.LANCZOS)
+    border = max(4, scene.width // 60)
+    framed = Image.new("RGB", (picture.width + 2 * border, picture.height + 2 * border), (255, 252, 245))
+    framed.paste(picture, (border, border))
+    out = scene.copy()
+    out.paste(framed, ((scene.width - framed.width) // 2, int(scene.height * 0.42 - framed.height / 2)))
+    return out
+
+
+def _write_scene_png(dest: Path, width: int, height: int, prompt: str, seed: int, job_id: str,
+                     photo: str | None = None) -> tuple[int, int]:
     img = draw_pet_scene(width, height, prompt, seed)
+    if photo:
+        img = with_photo(img, photo)
     meta = PngImagePlugin.PngInfo()
     meta.add_text("prompt", prompt[:2000])  # lets OfflineLLM "see" what the picture shows
     meta.add_text("generator", f"ccbot offline ({job_id})")
@@ -218,9 +257,17 @@ def _write_scene_png(dest: Path, width: int, height: int, prompt: str, seed: int
 
 
 class OfflineImageProvider(OfflineJobs):
-    """txt2img: PNG pictures of a cute pet in a cozy room, drawn with Pillow."""
+    """txt2img: PNG pictures of a cute pet in a cozy room, drawn with Pillow; img2img: the same
+    room with the person's own photo in it."""
 
-    actions = frozenset({"txt2img"})
+    actions = frozenset({"txt2img", "img2img"})
+
+    def validate(self, request: GenerationRequest) -> None:
+        super().validate(request)
+        if request.action_type == "img2img" and not (request.source_image_path
+                                                    and Path(request.source_image_path).is_file()):
+            raise ProviderError("The photo to start from is missing; please send it again.",
+                                kind="invalid_request", provider=self.name)
 
     async def _produce(self, job_id: str, request: GenerationRequest, out_dir: Path) -> list[FetchedFile]:
         params = request.params
@@ -233,7 +280,8 @@ class OfflineImageProvider(OfflineJobs):
             if dest.exists():  # an earlier fetch finished this one
                 w, h = await asyncio.to_thread(image_size, dest)
             else:
-                w, h = await draw_scene(dest, width, height, request.prompt, stable_seed(job_id, i), job_id)
+                photo = request.source_image_path if request.action_type == "img2img" else None
+                w, h = await draw_scene(dest, width, height, request.prompt, stable_seed(job_id, i), job_id, photo)
             files.append(FetchedFile(local_path=str(dest.resolve()), media_type="image",
                                      provider_item_id=f"{job_id}_{i}", width=w, height=h))
         return files
