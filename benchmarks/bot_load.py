@@ -104,13 +104,20 @@ class Phase:
     budget: dict[str, float] = field(default_factory=dict)
     peak_rss: float = 0.0
     peak_tree: float = 0.0
+    peak_tree_pss: float = 0.0
     peak_ffmpeg: int = 0
-    cpu_s: float = 0.0
+    peak_encoders: int = 0
+    cpu_own_s: float = 0.0
+    cpu_children_s: float = 0.0
+    cpu_providers_s: float = 0.0
+    cpu_driver_s: float = 0.0  # this process: the fake Bot API and the people
     renders: RenderErrors = field(default_factory=RenderErrors)
     lag_ms: list[float] = field(default_factory=list)
+    gc_ms: list[float] = field(default_factory=list)
     log: list[str] = field(default_factory=list)  # warning/error lines of the bot's log
     providers: dict[str, Any] = field(default_factory=dict)
     people: list[Person] = field(default_factory=list)
+    load: tuple[float, float] = (0.0, 0.0)  # the machine's 1-minute load average at the start and the end
 
     @property
     def latencies(self) -> list[float]:
@@ -163,12 +170,15 @@ async def start_providers(seed: int, delay: str) -> tuple[asyncio.subprocess.Pro
 
 
 async def stop_providers(proc: asyncio.subprocess.Process) -> dict[str, Any]:
+    import psutil
+
     assert proc.stdin is not None and proc.stdout is not None
+    times = psutil.Process(proc.pid).cpu_times()
     proc.stdin.write(b"stop\n")
     await proc.stdin.drain()
     line = await asyncio.wait_for(proc.stdout.readline(), 60)
     await stop(proc)
-    return json.loads(line) if line.startswith(b"{") else {}
+    return (json.loads(line) if line.startswith(b"{") else {}) | {"cpu_s": times.user + times.system}
 
 
 def ccbot_command() -> list[str]:
@@ -211,9 +221,6 @@ async def run_phase(kind: str, users: int, args: argparse.Namespace, updates: in
             if proc.returncode is not None or time.monotonic() > deadline:
                 raise SystemExit(f"the {kind} bot did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
             await asyncio.sleep(0.05)
-        sampler, lag = TreeSampler(proc.pid), LoopLag()
-        sampler.start()
-        lag.start()
         if kind == "ccbot":
             from bot.telegram.ccbot import callback_secret
             from engine.settings import Settings
@@ -224,6 +231,9 @@ async def run_phase(kind: str, users: int, args: argparse.Namespace, updates: in
         else:
             decide, accept = baseline_decide(updates), any_button
         people = [Person(tg, activity, u, random.Random(args.seed * 100_003 + u), args.think_s) for u in user_ids]
+        sampler, lag = TreeSampler(proc.pid), LoopLag()
+        sampler.start()
+        lag.start()
 
         async def one(person: Person, start_at: float) -> None:
             await asyncio.sleep(start_at)
@@ -233,7 +243,7 @@ async def run_phase(kind: str, users: int, args: argparse.Namespace, updates: in
             except Stalled as exc:
                 phase.stalls.append(f"{person.user}: {exc}")
 
-        started = time.monotonic()
+        started, cpu_before, load_before = time.monotonic(), os.times(), os.getloadavg()[0]
         tasks = [asyncio.create_task(one(p, args.ramp_s * a / 10_000)) for p, a in zip(people, arrivals, strict=True)]
         done, pending = await asyncio.wait(tasks, timeout=args.timeout)
         for task in pending:
@@ -246,9 +256,13 @@ async def run_phase(kind: str, users: int, args: argparse.Namespace, updates: in
             quiet_since = max(quiet_since, max(activity.last_call.values(), default=0.0))
         sampler.stop()
         await lag.stop()
+        cpu_after = os.times()
+        phase.load = (load_before, os.getloadavg()[0])
+        phase.cpu_driver_s = cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system
         await stop(proc)
         if providers is not None:
             phase.providers.update(await stop_providers(providers))
+            phase.cpu_providers_s = phase.providers.get("cpu_s", 0.0)
         if kind == "ccbot":
             watcher.close()
             phase.renders = render_errors(data_dir / "ccbot.sqlite3", CC)
@@ -262,8 +276,10 @@ async def run_phase(kind: str, users: int, args: argparse.Namespace, updates: in
     phase.calls = chat_calls(tg.calls)
     phase.call_kinds = call_kinds(tg.calls)
     phase.budget = budget_estimate(tg.calls)
-    phase.peak_rss, phase.peak_tree, phase.peak_ffmpeg = sampler.peak_rss, sampler.peak_tree, sampler.peak_ffmpeg
-    phase.cpu_s, phase.lag_ms = sampler.cpu_s, lag.lags_ms
+    phase.peak_rss, phase.peak_tree, phase.peak_tree_pss = sampler.peak_rss, sampler.peak_tree, sampler.peak_tree_pss
+    phase.peak_ffmpeg, phase.peak_encoders = sampler.peak_ffmpeg, sampler.peak_encoders
+    phase.cpu_own_s, phase.cpu_children_s, phase.lag_ms = sampler.cpu_own_s, sampler.cpu_children_s, lag.lags_ms
+    phase.gc_ms = lag.gc_ms
     return phase
 
 
@@ -278,6 +294,9 @@ def report(cc: Phase, base: Phase | None, args: argparse.Namespace) -> None:
     n, videos = cc.users, max(cc.completed, 1)
     print(f"\n=== {n} people, think {args.think_s:g} s, ramp {args.ramp_s:g} s, provider work {args.provider_delay} s,"
           f" {os.cpu_count()} CPUs, seed {args.seed} ===")
+    print(f"machine   load average {cc.load[0]:.1f} -> {cc.load[1]:.1f} during ccbot"
+          + (f", {base.load[0]:.1f} -> {base.load[1]:.1f} during the baseline" if base else "")
+          + " (the machine is shared: compare the ratios of one run)")
     print(f"ccbot     {cc.completed}/{n} finished videos, {cc.renders.failed_renders} failed renders "
           f"({cc.renders.runs_with_failed_render} runs), {len(cc.stalls)} stuck; "
           f"{len(cc.sent)} updates ({statistics.median(cc.updates_per_person or [0]):g}/person); wall {cc.wall_s:.1f} s")
@@ -295,10 +314,17 @@ def report(cc: Phase, base: Phase | None, args: argparse.Namespace) -> None:
     b = cc.budget
     print(f"flood     {b['chat_budget_empty']:.0f} chat calls found their chat's budget (20, then 1/s) empty, "
           f"{b['overall_budget_empty']:.0f} the bot's (30/s); busiest second: {b['busiest_second']:.0f} chat calls")
-    print(f"memory    bot process peak RSS {cc.peak_rss:.0f} MB, whole tree {cc.peak_tree:.0f} MB; "
-          f"at most {cc.peak_ffmpeg} ffmpeg at once; bot CPU {cc.cpu_s:.0f} s (ffmpeg included)")
-    lags = cc.lag_ms + (base.lag_ms if base else [])
-    print(f"driver    fake server loop lag p99 {pct(lags, 0.99):.0f} ms, max {max(lags, default=0):.0f} ms; "
+    print(f"memory    bot process peak RSS {cc.peak_rss:.0f} MB, whole tree {cc.peak_tree:.0f} MB "
+          f"(PSS {cc.peak_tree_pss:.0f} MB); at most {cc.peak_ffmpeg} ffmpeg at once ({cc.peak_encoders} encoding)")
+    print(f"cpu       bot process {cc.cpu_own_s:.0f} s ({cc.cpu_own_s / max(cc.wall_s, 1e-9):.0%} of one core over the "
+          f"wall time), its ffmpeg children {cc.cpu_children_s:.0f} s, provider fakes {cc.cpu_providers_s:.0f} s, "
+          f"fake Bot API + people {cc.cpu_driver_s:.0f} s"
+          + (f"; baseline bot {base.cpu_own_s:.1f} s, its fake + people {base.cpu_driver_s:.0f} s" if base else ""))
+    lag = (f"p99 {pct(cc.lag_ms, 0.99):.0f} ms, max {max(cc.lag_ms, default=0):.0f} ms, "
+           f"longest GC pause {max(cc.gc_ms, default=0):.0f} ms")
+    if base is not None:
+        lag += f" (baseline phase: p99 {pct(base.lag_ms, 0.99):.0f} ms, max {max(base.lag_ms, default=0):.0f} ms)"
+    print(f"driver    fake server loop lag {lag}; "
           f"provider requests: " + ", ".join(f"{k} {v['requests']} ({v['not_2xx']} not 2xx)"
                                             for k, v in cc.providers.items() if isinstance(v, dict) and "requests" in v))
     for line in cc.stalls[:5]:
@@ -375,6 +401,13 @@ def goals(results: list[tuple[Phase, Phase | None]]) -> bool:
 
 
 async def main_async(args: argparse.Namespace) -> int:
+    if os.environ.get("BOT_LOAD_SLOW_MS"):  # diagnosis: log this process's event-loop steps slower than this
+        loop = asyncio.get_running_loop()
+        loop.set_debug(True)
+        loop.slow_callback_duration = float(os.environ["BOT_LOAD_SLOW_MS"]) / 1000
+        import logging
+
+        logging.basicConfig(level=logging.WARNING)
     counts = sorted({int(x) for x in str(args.users).split(",") if x.strip()})
     results: list[tuple[Phase, Phase | None]] = []
     for users in counts:
@@ -400,8 +433,9 @@ def main() -> int:
     parser.add_argument("--ramp-s", type=float, default=10.0, help="people arrive within this many seconds")
     parser.add_argument("--provider-delay", default="1,3", help="seconds each provider job/answer takes: low,high")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--stall-s", type=float, default=300.0, help="a person gives up after this long with nothing to tap")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds a phase may take")
+    parser.add_argument("--stall-s", type=float, default=900.0,
+                        help="a person gives up after this long with nothing to tap (renders queue up at 100 people)")
+    parser.add_argument("--timeout", type=float, default=2400.0, help="seconds a phase may take")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--breakdown", action="store_true", help="latency and waiting time per kind of update")
     return asyncio.run(main_async(parser.parse_args()))

@@ -14,10 +14,12 @@ beyond those label parts, which live in one table, SCRIPT.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,14 +131,24 @@ class RunWatcher:
         self.fold = Fold(self.workflow, lambda _module, _outputs: None)
         self._con: sqlite3.Connection | None = None
         self._runs: dict[str, tuple[Any, list[Any]]] = {}  # run id -> (state, events)
+        self._pool: ThreadPoolExecutor | None = None
         self.reads = 0
 
     def _db(self) -> sqlite3.Connection | None:
         if self._con is None and self.db_path.exists():
-            self._con = sqlite3.connect(self.db_path, timeout=5, isolation_level=None)
+            self._con = sqlite3.connect(self.db_path, timeout=5, isolation_level=None, check_same_thread=False)
         return self._con
 
+    async def read(self, owner: str) -> Any | None:
+        """`latest`, in the watcher's own thread: a read waiting on the database (or a
+        long fold) must not hold up the fake server's event loop, which stamps the requests."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-watcher")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.latest, owner)
+
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
         if self._con is not None:
             self._con.close()
 
@@ -241,7 +253,8 @@ class Person:
         return sent
 
 
-Decide = Callable[[Person], "Press | Wait | Done"]
+Decision = "Press | Wait | Done"
+Decide = Callable[[Person], "Decision | Awaitable[Decision]"]
 
 
 class Stalled(Exception):
@@ -265,6 +278,8 @@ async def drive(person: Person, decide: Decide, accept: Callable[[str, str], boo
         if time.monotonic() - progress_at > stall_s:
             raise Stalled(f"nothing to tap for {stall_s:.0f} s ({why})")
         decision = decide(person)
+        if inspect.isawaitable(decision):
+            decision = await decision
         if isinstance(decision, Done):
             return time.monotonic() - started
         if isinstance(decision, Wait):
@@ -293,8 +308,8 @@ async def drive(person: Person, decide: Decide, accept: Callable[[str, str], boo
 def cc_decide(watcher: RunWatcher, script: dict[str, str | tuple[str, str]] = SCRIPT) -> Decide:
     """What a person does next in a CC run, from the run state and SCRIPT."""
 
-    def decide(person: Person) -> Press | Wait | Done:
-        run = watcher.latest(person.owner)
+    async def decide(person: Person) -> Press | Wait | Done:
+        run = await watcher.read(person.owner)
         if run is None:
             return Wait("no run yet")
         if run.status == "completed":
