@@ -60,10 +60,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import random
-import signal
 import statistics
 import sys
 import tempfile
@@ -82,6 +80,7 @@ from benchmarks.load.measure import (  # noqa: E402
 from benchmarks.load.people import (  # noqa: E402
     ChatActivity, Person, RunWatcher, Sent, Stalled, any_button, baseline_decide, cc_accept, cc_decide, drive,
 )
+from benchmarks.load.procs import base_env, ccbot_command, spawn, start_providers, stop, stop_providers  # noqa: E402
 from benchmarks.load.providers import KEYS  # noqa: E402
 
 CC = ROOT / "workflows" / "cc"
@@ -126,64 +125,6 @@ class Phase:
     @property
     def unanswered(self) -> int:
         return sum(1 for _, ms in self.reactions if ms is None)
-
-
-# ================================================================ processes
-
-
-async def spawn(cmd: list[str], env: dict[str, str], cwd: Path, log: Path | None,
-                stdin: bool = False) -> asyncio.subprocess.Process:
-    out: Any = open(log, "ab") if log else asyncio.subprocess.PIPE  # noqa: SIM115, ASYNC230 - handed to the child
-    try:
-        return await asyncio.create_subprocess_exec(
-            *cmd, cwd=str(cwd), env=env, stdout=out, stderr=out if log else None,
-            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL)
-    finally:
-        if log:
-            out.close()
-
-
-async def stop(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 30)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
-def base_env() -> dict[str, str]:
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
-            "LANG": os.environ.get("LANG", "C.UTF-8")}
-
-
-async def start_providers(seed: int, delay: str) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
-    env = base_env() | {"PYTHONPATH": str(ROOT)}
-    proc = await spawn([sys.executable, "-m", "benchmarks.load.providers", "--seed", str(seed), "--delay", delay],
-                       env, ROOT, None, stdin=True)
-    assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 300)
-    if not line.startswith(b"{"):
-        raise SystemExit(f"the provider fakes did not start: {line!r}")
-    return proc, json.loads(line)
-
-
-async def stop_providers(proc: asyncio.subprocess.Process) -> dict[str, Any]:
-    import psutil
-
-    assert proc.stdin is not None and proc.stdout is not None
-    times = psutil.Process(proc.pid).cpu_times()
-    proc.stdin.write(b"stop\n")
-    await proc.stdin.drain()
-    line = await asyncio.wait_for(proc.stdout.readline(), 60)
-    await stop(proc)
-    return (json.loads(line) if line.startswith(b"{") else {}) | {"cpu_s": times.user + times.system}
-
-
-def ccbot_command() -> list[str]:
-    entry = Path(sys.executable).with_name("ccbot")
-    return [str(entry), "run"] if entry.exists() else [sys.executable, "-m", "bot", "run"]
 
 
 # ==================================================================== a phase
