@@ -238,6 +238,10 @@ def report(cc: Phase, base: Phase | None, args: argparse.Namespace) -> None:
     print(f"machine   load average {cc.load[0]:.1f} -> {cc.load[1]:.1f} during ccbot"
           + (f", {base.load[0]:.1f} -> {base.load[1]:.1f} during the baseline" if base else "")
           + " (the machine is shared: compare the ratios of one run)")
+    busy = max(cc.load + (base.load if base else ()))
+    if busy > (os.cpu_count() or 1):
+        print(f"WARNING   the load average reached {busy:.1f} on {os.cpu_count()} CPUs: other work competed for the "
+              "CPU, latencies and the ratio are unreliable in this run")
     print(f"ccbot     {cc.completed}/{n} finished videos, {cc.renders.failed_renders} failed renders "
           f"({cc.renders.runs_with_failed_render} runs), {len(cc.stalls)} stuck; "
           f"{len(cc.sent)} updates ({statistics.median(cc.updates_per_person or [0]):g}/person); wall {cc.wall_s:.1f} s")
