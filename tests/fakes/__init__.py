@@ -15,6 +15,18 @@ Every fake has:
   never reaches the handler: nothing is created or charged), and
   `truncate_next` cuts the next N downloads in half;
 - `RecordedRequest.status`: the HTTP status answered (0: no answer).
+
+Options for benchmarks (all off by default, so tests see the tiny instant fakes):
+- `work_delay(kind)`: seconds a piece of work takes ("llm", "image", "video",
+  "music"), drawn per request/job: a synchronous call sleeps that long before
+  answering, an asynchronous job stays PENDING that long;
+- `media`: where generated files come from (an object with `image(width,
+  height, fmt)`, `video()` and `audio(length_ms)`, each returning bytes)
+  instead of the tiny solid-colour files;
+- `offload`: CPU work of the fake itself (encoding big answers, writing LLM
+  answers) runs in a thread, off the fake's event loop;
+- `keep_bodies=False`: uploaded file bytes are dropped from `requests` once
+  the request was answered (a benchmark's fakes would otherwise hold every upload).
 """
 
 from __future__ import annotations
@@ -82,6 +94,10 @@ class FakeServer:
         self.flaky_rng = random.Random(0)
         self.hang_s = 3.0  # how long a "hang" fault holds the request before dropping it
         self.truncate_next = 0  # the next N downloads are cut in half (see serve_bytes)
+        self.work_delay: Any = None  # Callable[[str], float]: seconds a piece of work takes (see the module doc)
+        self.media: Any = None  # image(w, h, fmt) / video() / audio(length_ms) -> bytes (see the module doc)
+        self.offload = False  # the fake's own CPU work in a thread
+        self.keep_bodies = True
         self.requests: list[RecordedRequest] = []
         self.base_url = ""
         self.root_url = ""
@@ -160,9 +176,24 @@ class FakeServer:
             headers = {"Retry-After": self.retry_after, "retry-after-ms": str(int(float(self.retry_after) * 1000))}
             return web.json_response({"error": {"message": f"injected fault {status}", "type": "server_error"}},
                                      status=status, headers=headers if status == 429 else None)
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        finally:
+            if not self.keep_bodies:
+                for upload in recorded.files.values():
+                    upload.data = b""
         recorded.status = response.status
         return response
+
+    def delay_for(self, kind: str) -> float:
+        """Seconds this piece of work takes (0 unless `work_delay` is set)."""
+        return float(self.work_delay(kind)) if self.work_delay is not None else 0.0
+
+    async def cpu(self, fn: Any, *args: Any) -> Any:
+        """`fn(*args)`, in a thread when `offload` is set."""
+        if self.offload:
+            return await asyncio.to_thread(fn, *args)
+        return fn(*args)
 
     def count(self, method: str, path_prefix: str) -> int:
         return sum(1 for r in self.requests if r.method == method and r.path.startswith(path_prefix))

@@ -1,7 +1,7 @@
 """The smallest python-telegram-bot application: echo every text message.
 
-Used as the latency baseline in benchmarks: whatever our bot adds on top of
-this (engine, rendering, storage) is our own cost, not PTB's or HTTP's.
+Used by tests of the fake server. Not the benchmark baseline: it handles one
+update at a time and ignores taps (see benchmarks/load/baseline_bot.py).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ Extra scenario: "validation" (always 422).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -80,7 +81,12 @@ class FakeElevenLabs(FakeServer):
             )  # fmt: skip
         song_id = uuid.uuid4().hex[:20]
         self.song_ids.append(song_id)
-        return await self.serve_bytes(request, tiny_mp3(), "audio/mpeg", headers={"song-id": song_id})
+        delay = self.delay_for("music")
+        if delay:  # the whole song is composed before the first byte comes
+            await asyncio.sleep(delay)
+        length_ms = recorded.json.get("music_length_ms") or 30_000
+        song = self.media.audio(length_ms) if self.media is not None else tiny_mp3()
+        return await self.serve_bytes(request, song, "audio/mpeg", headers={"song-id": song_id})
 
     def _check_body(self, body: dict[str, Any]) -> web.Response | None:
         for key in body:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from typing import Any
 
@@ -126,7 +127,8 @@ class FakeLeonardo(FakeServer):
         guided_by = body.get("init_image_id") or next((c["initImageId"] for c in body.get("controlnets") or []), None)
         self.generations[gid] = {"kind": "image", "count": count, "w": body["width"], "h": body["height"],
                                  "guided_by": guided_by, "guidance": "init" if body.get("init_image_id") else
-                                 "controlnet" if guided_by else None}
+                                 "controlnet" if guided_by else None,
+                                 "ready_at": time.monotonic() + self.delay_for("image")}
         cost = 16 * count if body["alchemy"] else 8 * count
         return web.json_response(
             {
@@ -290,7 +292,8 @@ class FakeLeonardo(FakeServer):
         if self.scenario == "malformed_json":
             return self.malformed_response()
         gid = str(uuid.uuid4())
-        self.generations[gid] = {"kind": "video", "model": body["model"]}
+        self.generations[gid] = {"kind": "video", "model": body["model"],
+                                 "ready_at": time.monotonic() + self.delay_for("video")}
         cost = 200 if body["model"] in MOTION_MODELS else 40 * body["duration"]
         return web.json_response(
             {
@@ -365,7 +368,7 @@ class FakeLeonardo(FakeServer):
         record: dict[str, Any] = {"id": gid, "status": "PENDING", "generated_images": []}
         if self.scenario == "failed":
             record["status"] = "FAILED"
-        elif self.polls[gid] > self.pending_polls:
+        elif self.polls[gid] > self.pending_polls and time.monotonic() >= generation.get("ready_at", 0.0):
             record["status"] = "COMPLETE"
             record["generated_images"] = generation.setdefault("images", self._outputs(gid, generation))
         return web.json_response({"generations_by_pk": record})
@@ -387,10 +390,15 @@ class FakeLeonardo(FakeServer):
     async def cdn(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         if name.endswith(".mp4"):
-            return await self.serve_bytes(request, tiny_mp4(), "video/mp4")
+            video = self.media.video() if self.media is not None else tiny_mp4()
+            return await self.serve_bytes(request, video, "video/mp4")
         image_id = name.rsplit(".", 1)[0]
         gid = self.generated_images.get(image_id)
         if gid is None:
             return web.Response(status=404, text="Not Found")
         width, height = self.generations[gid]["image_size"]
-        return await self.serve_bytes(request, jpeg_bytes(width, height), "image/jpeg")
+        if self.media is not None:
+            image = await self.cpu(self.media.image, width, height, "jpg")
+        else:
+            image = jpeg_bytes(width, height)
+        return await self.serve_bytes(request, image, "image/jpeg")

@@ -24,6 +24,7 @@ the container would).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import time
@@ -165,6 +166,9 @@ class FakeOpenAI(FakeServer):
             return openai_error(400, exc.message, param=exc.param, code=exc.code)
         if self.scenario == "malformed_body":
             return self.malformed_response()
+        delay = self.delay_for("llm")
+        if delay:
+            await asyncio.sleep(delay)
         answer = await self.answer_with(body) if self.answer_with else None
         return web.json_response(self._response_object(body, answer))
 
@@ -370,11 +374,20 @@ class FakeOpenAI(FakeServer):
             )  # fmt: skip
         if self.scenario == "malformed_body":
             return self.malformed_response()
-        image = base64.b64encode(png_bytes(width, height)).decode("ascii")
+        delay = self.delay_for("image")
+        if delay:  # gpt-image answers only once the pictures are made
+            await asyncio.sleep(delay)
+        return await self.cpu(self._images_answer, body, width, height, n)
+
+    def _images_answer(self, body: dict[str, Any], width: int, height: int, n: int) -> web.Response:
+        if self.media is not None:
+            images = [base64.b64encode(self.media.image(width, height, "png")).decode("ascii") for _ in range(n)]
+        else:
+            images = [base64.b64encode(png_bytes(width, height)).decode("ascii")] * n
         return web.json_response(
             {
                 "created": int(time.time()),
-                "data": [{"b64_json": image} for _ in range(n)],
+                "data": [{"b64_json": image} for image in images],
                 "size": f"{width}x{height}",
                 "quality": body.get("quality", "auto"),
                 "output_format": body.get("output_format", "png"),
