@@ -146,7 +146,11 @@ class RunLog:
     async def notify(self, run: RunState, type_: str, data: dict[str, Any] | None = None) -> None:
         if not self._listeners:
             return
-        event = EngineEvent(run_id=run.run_id, owner=run.owner, origin=run.origin, type=type_, data=data or {})
+        await self.deliver(EngineEvent(run_id=run.run_id, owner=run.owner, origin=run.origin, type=type_,
+                                       data=data or {}))
+
+    async def deliver(self, event: EngineEvent) -> None:
+        """Tell the subscribers an event (one of ours, or one another process published)."""
         for listener in list(self._listeners):
             try:
                 await listener(event)
