@@ -39,15 +39,18 @@ class Reaper:
         self.token = uuid.uuid4().hex[:12]  # this start of the process
         self.taken_over: list[str] = []  # workflow ids this process put back on their queues
         self._task: asyncio.Task[None] | None = None
+        self._beats = 0
+        self._warned = ""
 
     async def beat(self) -> None:
         before = await self.store.beat(self.config.executor_id, self.config.role, self.token)
-        if before is not None and before.token != self.token and time.time() - before.last_seen < self.config.dead_after_s:
-            seen_before = getattr(self, "_warned", None)
-            if seen_before != before.token:
-                self._warned = before.token
-                log.warning("another live process uses the executor id %s: give each process its own "
-                            "CCBOT_EXECUTOR_ID or CCBOT_PROCESS_SLOT", self.config.executor_id)
+        # the first beat finds the row of this id's previous life; a later one finds its own,
+        # unless another live process was started with the same id and beats too
+        if self._beats and before is not None and before.token != self.token and before.token != self._warned:
+            self._warned = before.token
+            log.warning("another live process uses the executor id %s: give each process its own "
+                        "CCBOT_EXECUTOR_ID or CCBOT_PROCESS_SLOT", self.config.executor_id)
+        self._beats += 1
 
     async def reap(self) -> list[str]:
         """Put the work of silent executors back on its queues; the workflow ids put back."""
