@@ -47,7 +47,7 @@ async def open_engine(settings: Settings, workflow: Path | None = None) -> Engin
         folders = discover_workflows(settings.ccbot_workflows_dir)
     return await Engine.open(db_path=settings.db_path, media_root=settings.media_root, providers=registry,
                              workflow_dirs=folders, budget_usd=settings.ccbot_user_budget_usd,
-                             usd_per_credit=settings.ccbot_leonardo_usd_per_credit)
+                             usd_per_credit=settings.ccbot_leonardo_usd_per_credit, settings=settings)
 
 
 def run_bot(settings: Settings, webhook: bool = False) -> int:
