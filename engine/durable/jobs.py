@@ -237,6 +237,8 @@ class DurableJobRunner(JobRunner):
             return {"submitted": True}  # this step ran before, up to its record: never again
         async with self._hold(run_id) as run:
             job = run.jobs[job.job_id]
+            if job.status != "created":  # submitted, or ended (cancelled), while this step waited for the run
+                return {"submitted": True} if job.status in IN_FLIGHT else {"end": True}
             if job.submitting:  # the provider may have it (and have billed it): the person decides
                 return _failed(INTERRUPTED)
             await self.runlog.append(run, [NewEvent("job_submitting", {"job_id": job.job_id})])
