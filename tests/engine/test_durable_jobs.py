@@ -249,6 +249,32 @@ async def test_a_dead_executors_job_is_taken_over_by_a_survivor(data_dir: Path) 
         await survivor.close()
 
 
+async def test_cancelling_a_run_cancels_its_workflow_quietly(data_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    images = SlowImages(polls_needed=1000)
+    engine = await open_engine(data_dir, images)
+    try:
+        run_id, iid = await to_images(engine)
+        job_id = await generate(engine, run_id, iid)
+
+        async def polled() -> bool:
+            return images.polls >= 2
+
+        await until(polled)
+        with caplog.at_level("INFO"):
+            await engine.cancel_run(run_id)
+            await engine.jobs.wait_idle(timeout=10)
+            polls = images.polls
+            await asyncio.sleep(0.2)
+        assert images.polls == polls, "no poll after the cancel"
+        assert (await job_of(engine, run_id, job_id)).status == "cancelled"
+        assert (await DBOS.get_workflow_status_async(job_id)).status == "CANCELLED"  # type: ignore[union-attr]
+        assert not engine.jobs.tasks and not engine.jobs.running  # type: ignore[attr-defined]
+        loud = [r for r in caplog.records if r.levelno >= 40 or r.exc_info]
+        assert loud == [], [r.getMessage() for r in loud]
+    finally:
+        await engine.close()
+
+
 # ---------------------------------------------------------------- renders
 class SlowRender(Module):
     """A long module (like the final render) that takes `seconds`; counts its starts."""
