@@ -47,12 +47,13 @@ def lines(log: Path) -> list[tuple[float, str, str, str]]:
 
 
 def most_at_once(log: Path) -> int:
-    """Jobs between their submit and their fetch at the same time, over every process."""
-    spans: dict[str, list[float]] = {}
-    for t, _who, what, job in lines(log):
-        if what in ("submit", "fetch"):
-            spans.setdefault(job, []).append(t)
-    marks = sorted([(s[0], 1) for s in spans.values()] + [(s[-1], -1) for s in spans.values() if len(s) > 1])
+    """Jobs being worked on at the same time, over every process: a job's span in one process runs
+    from its first line there (submit or poll) to its last (the killed worker's ends at its death;
+    the survivor's starts when it takes the job over; in between the job waits in the queue)."""
+    spans: dict[tuple[str, str], list[float]] = {}
+    for t, who, _what, job in lines(log):
+        spans.setdefault((who, job), []).append(t)
+    marks = sorted([(s[0], 1) for s in spans.values()] + [(s[-1], -1) for s in spans.values()])
     now = best = 0
     for _, step in marks:
         now += step
