@@ -209,7 +209,7 @@ async def _finished(workflow_id: str) -> bool:
 
 
 async def test_the_queue_runs_no_more_jobs_at_once_than_its_limit(data_dir: Path) -> None:
-    images = SlowImages(polls_needed=8)
+    images = SlowImages(polls_needed=30)  # each job lasts well over the queue's poll: they overlap
     engine = await open_engine(data_dir, images, job_concurrency=2)
     try:
         started = [await to_images(engine, f"person{i}") for i in range(5)]
