@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test proof bench run doctor validate clean
+.PHONY: demo test test-dbos proof bench run doctor validate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 	CCBOT_TEST_DATABASE=postgres $(BIN)/python -m pytest tests/engine tests/bot tests/test_store.py
 
+# The same suites with the jobs and renders on DBOS (CCBOT_JOBS=dbos, engine/durable/); the DBOS
+# runner's own tests (tests/engine/test_durable_*.py) already run in `make test`.
+test-dbos: $(STAMP)
+	CCBOT_JOBS=dbos $(BIN)/python -m pytest
+	CCBOT_JOBS=dbos CCBOT_TEST_DATABASE=postgres $(BIN)/python -m pytest tests/engine tests/bot tests/test_store.py
+
 # The long resilience run (docs/reliability.md): a SIGKILL after every kind of event, provider and
 # Telegram faults, bad input, 50 people at once; prints the measurements, writes build/proof.json.
 proof: $(STAMP)
@@ -32,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
 	$(BIN)/python benchmarks/compose.py
 	$(BIN)/python benchmarks/bot_load.py
+	$(BIN)/python benchmarks/durable.py --postgres
 
 run: $(STAMP)
 	$(BIN)/ccbot run

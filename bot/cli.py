@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from bot.main import configure_logging, open_engine, run_bot
+from bot.main import configure_logging, open_engine, run_bot, run_worker
 from engine.definitions import WorkflowError, load_workflow
 from engine.errors import EngineError
 from engine.modules import default_modules
-from engine.settings import load_settings
+from engine.settings import Settings, load_settings
 
 
 def print_problems(where: object, exc: WorkflowError) -> None:
@@ -90,11 +91,12 @@ def cmd_spend(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def serve(run: Callable[[Settings], int]) -> int:
+    """A long-running process (the bot, a worker), with the workflow's problems said plainly."""
     settings = load_settings()
     configure_logging(settings)
     try:
-        return run_bot(settings, webhook=args.webhook)
+        return run(settings)
     except WorkflowError as exc:
         print_problems(settings.ccbot_workflows_dir or "the workflow", exc)
         return 1
@@ -103,12 +105,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    return serve(lambda settings: run_bot(settings, webhook=args.webhook))
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    return serve(run_worker)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ccbot", description="Cute-pet video bot and workflow engine.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the Telegram bot (long polling, or --webhook)")
     run.add_argument("--webhook", action="store_true", help="serve webhooks (WEBHOOK_URL, WEBHOOK_SECRET)")
     run.set_defaults(func=cmd_run)
+    worker = sub.add_parser("worker", help="run queued jobs and renders for bot processes (CCBOT_JOBS=dbos)")
+    worker.set_defaults(func=cmd_worker)
     demo = sub.add_parser("demo", help="walk a workflow in the terminal on the configured providers")
     demo.add_argument("--auto", action="store_true", help="play unattended, first choices")
     demo.add_argument("--resume", action="store_true", help="continue the last unfinished demo run")

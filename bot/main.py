@@ -53,7 +53,8 @@ async def open_engine(settings: Settings, workflow: Path | None = None) -> Engin
     try:
         return await Engine.open(store=store, media_root=settings.media_root, providers=registry,
                                  workflow_dirs=folders, budget_usd=settings.ccbot_user_budget_usd,
-                                 usd_per_credit=settings.ccbot_leonardo_usd_per_credit, fetch_policy=fetch)
+                                 usd_per_credit=settings.ccbot_leonardo_usd_per_credit, fetch_policy=fetch,
+                                 settings=settings)
     except BaseException:  # e.g. a workflow with problems: the store is not left open behind it
         await store.close()
         raise
@@ -89,6 +90,36 @@ def run_bot(settings: Settings, webhook: bool = False) -> int:
     finally:
         loop.run_until_complete(engine.close())
         loop.close()
+    return 0
+
+
+def run_worker(settings: Settings) -> int:
+    """`ccbot worker`: runs the generation jobs and final renders that bot processes
+    (CCBOT_ROLE=bot) enqueue, until SIGTERM or Ctrl-C. Needs CCBOT_JOBS=dbos and the
+    bots' PostgreSQL; several workers share the queues and take over a dead one's work."""
+    if settings.ccbot_jobs != "dbos":
+        print("ccbot worker needs CCBOT_JOBS=dbos (with the task runner each bot runs its own jobs).")
+        return 2
+    settings = settings.model_copy(update={"ccbot_role": "worker"})
+    limit_malloc_arenas()
+
+    async def serve() -> None:
+        engine = await open_engine(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        work = asyncio.create_task(engine.serve_forever(), name="worker")
+        log.info("worker %s: running jobs and renders", engine.durable.config.executor_id if engine.durable else "?")
+        try:
+            await asyncio.wait([work, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            work.cancel()
+            await engine.close()
+        if work.done() and not work.cancelled() and work.exception() is not None:
+            raise work.exception()  # type: ignore[misc]
+
+    asyncio.run(serve())
     return 0
 
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.background import BackgroundWork
 from engine.catalogue import load_catalogue
@@ -30,6 +30,7 @@ from engine.providers.registry import ProviderRegistry
 from engine.runlog import Listener, RunLog
 from engine.runner import RunLoop
 from engine.services import FetchPolicy, Services
+from engine.settings import Settings
 from engine.state import RunState
 from engine.spending import KIND_OF_ACTION, OverBudget, Spending
 from engine.store import JobChange, NewEvent, SpendChange, Store, open_store
@@ -37,7 +38,11 @@ from engine.templating import TemplateEngine, TemplateError
 from engine.understanding import interpret
 from engine.views import run_view, status_fields
 
+if TYPE_CHECKING:
+    from engine.durable import Durable
+
 log = logging.getLogger(__name__)
+JOB_RUNNERS = ("tasks", "dbos")
 
 UNDERSTAND_CEILING_USD = 0.002  # what reading one typed message may cost at most (a small model, short prompt)
 TRANSCRIBE_USD_PER_MINUTE_CEILING = 0.02  # a voice note's price ceiling before the call
@@ -45,15 +50,28 @@ TRANSCRIBE_USD_PER_MINUTE_CEILING = 0.02  # a voice note's price ceiling before 
 
 class Engine:
     def __init__(self, services: Services, workflows: dict[str, WorkflowDef],
-                 modules: dict[str, Module] | None = None, default_workflow: str | None = None) -> None:
+                 modules: dict[str, Module] | None = None, default_workflow: str | None = None,
+                 durable: Durable | None = None) -> None:
         self.services = services
         services.templates.add_function("estimate", services.providers.estimate)
         self.workflows = workflows
         self.modules = modules or default_modules()
         self.runlog = RunLog(services.store, workflows, self._answer_text)
         self.loop = RunLoop(self.runlog, services, self.modules)
-        self.jobs = JobRunner(self.runlog, services)
-        self.background = BackgroundWork(self.runlog, self.loop)
+        self.durable = durable
+        self.jobs: JobRunner
+        self.background: BackgroundWork
+        if durable is None:  # asyncio tasks in this process, the log the only record (engine/jobs.py)
+            self.jobs = JobRunner(self.runlog, services)
+            self.background = BackgroundWork(self.runlog, self.loop)
+        else:  # DBOS workflows on queues, run by this process or by workers (engine/durable/)
+            from engine.durable.background import DurableBackground
+            from engine.durable.jobs import DurableJobRunner
+
+            self.jobs = DurableJobRunner(self.runlog, services, durable.runtime)
+            self.background = DurableBackground(self.runlog, self.loop, durable.runtime)
+            if durable.config.role == "worker" and services.store.shared:  # no front end here: pass events on
+                self.runlog.publish = True
         self.loop.start_background = self.background.spawn
         if default_workflow is not None and default_workflow not in workflows:
             raise EngineError(f"the default workflow '{default_workflow}' is not installed")
@@ -73,9 +91,17 @@ class Engine:
         budget_usd: float | None = None,
         usd_per_credit: float = 0.0015,
         fetch_policy: FetchPolicy | None = None,
+        jobs: str | None = None,
+        role: str | None = None,
+        settings: Settings | None = None,
+        durable_options: dict[str, Any] | None = None,
     ) -> Engine:
         """An engine on `store` (shared with the front end), or on its own SQLite file at `db_path`.
-        `budget_usd`: what one person may spend a month (None: no limit)."""
+        `budget_usd`: what one person may spend a month (None: no limit).
+        `jobs`: "tasks" or "dbos" (default: CCBOT_JOBS); `role` with DBOS: "all" (serve and run
+        jobs), "bot" (only enqueue them) or "worker" (only run them; see `serve_forever`)
+        (default: CCBOT_ROLE); `settings`: where the durable settings come from (default: the
+        environment); `durable_options`: DurableConfig fields to override (tests)."""
         modules = default_modules()
         workflows = load_catalogue(workflow_dirs, modules)
         if store is None:
@@ -86,14 +112,41 @@ class Engine:
                             media_root=Path(media_root).resolve(), spending=Spending(store, budget_usd, usd_per_credit),
                             poll_scale=poll_scale, fetch=fetch_policy or FetchPolicy())
         await asyncio.to_thread(providers.warm_up)
-        return cls(services, workflows, modules, default_workflow)
+        settings = settings or Settings(_env_file=None)  # type: ignore[call-arg]
+        kind = jobs or settings.ccbot_jobs
+        if kind not in JOB_RUNNERS:
+            raise EngineError(f"CCBOT_JOBS must be one of {', '.join(JOB_RUNNERS)}, not {kind!r}")
+        durable = None
+        if kind == "dbos":
+            from engine.durable import Durable
+
+            durable = Durable.for_store(store, settings, role, **(durable_options or {}))
+        engine = cls(services, workflows, modules, default_workflow, durable)
+        if durable is not None:
+            await durable.start()
+        return engine
 
     async def close(self) -> None:
         """Stop cleanly: jobs and background work are cancelled with nothing written,
         so a restart polls the jobs again and runs the work again."""
         await self.background.shutdown()
         await self.jobs.shutdown()
+        if self.durable is not None:
+            await self.durable.stop()
         await self.services.store.close()
+
+    async def serve_forever(self) -> None:
+        """A worker's life (`Engine.open(role="worker")`): DBOS runs the jobs and renders
+        of the queues; the heartbeat and the reaper run; this waits until cancelled."""
+        if self.durable is None or not self.durable.config.executes:
+            raise EngineError("serve_forever needs CCBOT_JOBS=dbos and a role that runs work (worker or all)")
+        await asyncio.Event().wait()
+
+    async def listen_to_workers(self) -> None:
+        """In a process that serves people, with workers elsewhere: their jobs' and renders'
+        events (published through the shared store) reach this engine's listeners."""
+        if self.services.store.shared:
+            await self.services.store.listen(self.runlog.relay)
 
     async def wait_idle(self, run_id: str | None = None, timeout: float = 120) -> None:
         """Until the run's (or every run's) jobs and background work are done. For tests and the demo."""

@@ -186,7 +186,9 @@ def _apply_job(run: RunState, kind: str, data: dict[str, Any]) -> None:
     job = run.jobs.get(data.get("job_id", ""))
     if job is None:  # a job of an interaction a jump has left behind
         return
-    if kind == "job_submitted":
+    if kind == "job_submitting":  # about to call the provider (engine/durable/jobs.py): a re-run must not call it again
+        job.submitting = True
+    elif kind == "job_submitted":
         job.status = "submitted"
         job.provider_job_id = data["provider_job_id"]
         job.provider_data = data.get("provider_data", {})

@@ -200,8 +200,16 @@ class RunLog:
         event = EngineEvent(run_id=run.run_id, owner=run.owner, origin=run.origin, type=type_, data=data or {})
         if self.publish:
             await self._publish(event)
+        await self.deliver(event)
+
+    async def relay(self, message: dict[str, Any]) -> None:
+        """What another process published (`_publish`), to this process's listeners."""
+        await self.deliver(EngineEvent.model_validate(message["event"]))
+
+    async def deliver(self, event: EngineEvent) -> None:
+        """Tell the subscribers an event (one of ours, or one another process published)."""
         for listener in list(self._listeners):
             try:
                 await listener(event)
             except Exception:  # a front end's bug must not stop the engine
-                log.exception("engine listener failed on %s", type_)
+                log.exception("engine listener failed on %s", event.type)

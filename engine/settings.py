@@ -95,6 +95,24 @@ class Settings(BaseSettings):
     ccbot_admin_users: str = ""  # comma-separated Telegram user ids with the admin commands
     ccbot_retention_days: int | None = None  # media of runs older than this is deleted; unset: kept
 
+    # --- durable jobs (engine/durable/, docs/architecture.md "Decision: durable jobs on DBOS")
+    ccbot_jobs: str = "tasks"  # "tasks": asyncio tasks in this process; "dbos": DBOS workflows on queues
+    ccbot_role: str = "all"  # "all": serves and runs jobs; "bot": only enqueues; "worker": only runs them
+    # this process's name in DBOS: a restart with the same id recovers its own unfinished workflows.
+    # Unset: "<hostname>-<role>-<CCBOT_PROCESS_SLOT>"; give each process on one host its own slot.
+    ccbot_executor_id: str | None = None
+    ccbot_process_slot: str = "0"
+    # bump only for a change that breaks jobs in flight (their steps or arguments): workflows of an
+    # older version are recovered only by processes of that version
+    ccbot_app_version: str = "ccbot-1"
+    ccbot_dbos_schema: str = "dbos"  # PostgreSQL: DBOS's tables in their own schema of the store's database
+    ccbot_job_concurrency: int = 8  # generation jobs at once in one process
+    ccbot_job_global_concurrency: int | None = None  # ... and in all processes together (unset: no limit)
+    ccbot_render_concurrency: int | None = None  # final renders at once in all processes (unset: the CPU count)
+    ccbot_queue_poll_s: float = 1.0  # how often a process looks for queued work (the latency it adds)
+    ccbot_heartbeat_s: float = 10.0  # how often a process says it is alive; the reaper runs as often
+    ccbot_executor_dead_after_s: float = 60.0  # silent this long: its unfinished work is taken over
+
     # --- logging
     ccbot_log_level: str = "INFO"
 
@@ -107,6 +125,9 @@ class Settings(BaseSettings):
         "webhook_secret",
         "ccbot_user_budget_usd",
         "ccbot_retention_days",
+        "ccbot_executor_id",
+        "ccbot_job_global_concurrency",
+        "ccbot_render_concurrency",
         mode="before",
     )
     @classmethod

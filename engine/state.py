@@ -21,6 +21,7 @@ class JobRecord(BaseModel):
     request: dict[str, Any] = Field(default_factory=dict)  # GenerationRequest
     params: dict[str, Any] = Field(default_factory=dict)
     request_key: str | None = None
+    submitting: bool = False  # `job_submitting` written: the provider may have been called
     provider_job_id: str | None = None
     provider_data: dict[str, Any] = Field(default_factory=dict)
     progress: float | None = None

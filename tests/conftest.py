@@ -113,6 +113,13 @@ def _database_server() -> Any:
 
 
 @pytest.fixture(autouse=True)
+def _quick_queues(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With CCBOT_JOBS=dbos: queued work is looked for every 50 ms (production: every second)."""
+    if "CCBOT_QUEUE_POLL_S" not in os.environ:
+        monkeypatch.setenv("CCBOT_QUEUE_POLL_S", "0.05")
+
+
+@pytest.fixture(autouse=True)
 def _no_real_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see a developer's real keys."""
     for key in list(os.environ):

@@ -18,6 +18,7 @@ RULES: list[tuple[str, tuple[str, ...]]] = [
     ("engine/understanding/*.py", ("engine.api", "engine.runner", "engine.runlog", "engine.jobs", "engine.modules",
                                    "engine.store", "engine.lookahead")),
     ("engine/store/*.py", ("engine.api", "engine.runner", "engine.runlog", "engine.modules", "engine.providers")),
+    ("engine/durable/*.py", ("engine.api", "engine.modules")),
     ("bot/render/*.py", ("telegram", "bot.telegram")),
     ("bot/terminal.py", ("telegram", "bot.telegram", "bot.render")),
 ]
@@ -56,3 +57,10 @@ def test_only_the_outbox_calls_telegram() -> None:
             if TELEGRAM_CALLS.search(line):
                 callers.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert callers == []
+
+
+def test_only_the_durable_room_imports_dbos() -> None:
+    """DBOS costs ~40 MB and ~0.4 s to import: only engine/durable/ (loaded when CCBOT_JOBS=dbos) uses it."""
+    users = sorted(str(p.relative_to(ROOT)) for pattern in ("engine/**/*.py", "bot/**/*.py")
+                   for p in ROOT.glob(pattern) if any(i == "dbos" or i.startswith("dbos.") for i in imports(p)))
+    assert users and all(u.startswith("engine/durable/") for u in users), users

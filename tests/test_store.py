@@ -89,3 +89,19 @@ async def test_a_lock_is_held_by_one_holder_at_a_time(tmp_path: Path) -> None:
             assert heard == [{"type": "job_completed", "run_id": "run_a"}]
     finally:
         await store.close()
+
+
+async def test_executors_beat_and_are_forgotten(tmp_path: Path) -> None:
+    store = await store_for(tmp_path)
+    try:
+        assert await store.beat("host-worker-0", "worker", "t1") is None
+        before = await store.beat("host-worker-0", "worker", "t2")  # the same id, started again
+        assert before is not None and before.token == "t1"
+        await store.beat("host-bot-0", "bot", "t3")
+        rows = {r.executor_id: r for r in await store.executors()}
+        assert set(rows) == {"host-worker-0", "host-bot-0"} and rows["host-worker-0"].token == "t2"
+        assert rows["host-bot-0"].role == "bot" and rows["host-bot-0"].last_seen >= before.last_seen
+        await store.forget_executor("host-bot-0")
+        assert [r.executor_id for r in await store.executors()] == ["host-worker-0"]
+    finally:
+        await store.close()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.store.base import CommitHook, Store
-from engine.store.records import Event, JobChange, NewEvent, PersonRow, RunRow, SessionRow, SpendChange, SpendRow
+from engine.store.records import (Event, ExecutorRow, JobChange, NewEvent, PersonRow, RunRow, SessionRow,
+                                  SpendChange, SpendRow)
 from engine.store.sqlite import SQLiteStore
 
 
@@ -20,5 +21,5 @@ async def open_store(location: str | Path) -> Store:
     return await SQLiteStore.open(location)
 
 
-__all__ = ["CommitHook", "Event", "JobChange", "NewEvent", "PersonRow", "RunRow", "SQLiteStore", "SessionRow",
-           "SpendChange", "SpendRow", "Store", "open_store"]
+__all__ = ["CommitHook", "Event", "ExecutorRow", "JobChange", "NewEvent", "PersonRow", "RunRow", "SQLiteStore",
+           "SessionRow", "SpendChange", "SpendRow", "Store", "open_store"]

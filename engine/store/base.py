@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from engine.store.records import Event, JobChange, NewEvent, PersonRow, RunRow, SessionRow, SpendChange, SpendRow
+from engine.store.records import Event, ExecutorRow, JobChange, NewEvent, PersonRow, RunRow, SessionRow, SpendChange, SpendRow
 
 CommitHook = Callable[[list[str]], None]
 
@@ -160,6 +160,17 @@ class Store(ABC):
     async def forget(self, owner: str) -> dict[str, int]:
         """Delete everything of an owner but the accounting: runs, events,
         snapshots, jobs, sessions, claims, keyword history. Counts per table."""
+
+    # ----------------------------------------------------------- executors
+    @abstractmethod
+    async def beat(self, executor_id: str, role: str, token: str) -> ExecutorRow | None:
+        """This process is alive (engine/durable/reaper.py); the row as it was before, if any."""
+
+    @abstractmethod
+    async def executors(self) -> list[ExecutorRow]: ...
+
+    @abstractmethod
+    async def forget_executor(self, executor_id: str) -> None: ...
 
     # --------------------------------------------------------------- misc
     @abstractmethod

@@ -23,6 +23,7 @@ import asyncpg
 from engine.store.base import Store
 from engine.store.records import (
     Event,
+    ExecutorRow,
     JobChange,
     NewEvent,
     PersonRow,
@@ -309,6 +310,23 @@ class PostgresStore(Store):
             for table in ("sessions", "keywords", "runs"):
                 counts[table] = _count(await con.execute(f"DELETE FROM {table} WHERE owner=$1", owner))
         return counts
+
+    # ----------------------------------------------------------- executors
+    async def beat(self, executor_id: str, role: str, token: str) -> ExecutorRow | None:
+        async with self._pool.acquire() as con, con.transaction():
+            before = await con.fetchrow("SELECT executor_id, role, token, last_seen FROM executors"
+                                        " WHERE executor_id=$1 FOR UPDATE", executor_id)
+            await con.execute("INSERT INTO executors(executor_id, role, token, last_seen) VALUES ($1,$2,$3,$4)"
+                              " ON CONFLICT(executor_id) DO UPDATE SET role=excluded.role, token=excluded.token,"
+                              " last_seen=excluded.last_seen", executor_id, role, token, time.time())
+        return ExecutorRow(*before) if before else None
+
+    async def executors(self) -> list[ExecutorRow]:
+        rows = await self._pool.fetch("SELECT executor_id, role, token, last_seen FROM executors")
+        return [ExecutorRow(*r) for r in rows]
+
+    async def forget_executor(self, executor_id: str) -> None:
+        await self._pool.execute("DELETE FROM executors WHERE executor_id=$1", executor_id)
 
     async def size_bytes(self) -> int:
         return int(await self._pool.fetchval("SELECT pg_database_size(current_database())"))

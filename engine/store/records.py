@@ -110,6 +110,14 @@ class PersonRow:
     updated_at: float
 
 
+@dataclass
+class ExecutorRow:
+    executor_id: str
+    role: str
+    token: str  # one per process start: two live processes with one id show up as two tokens
+    last_seen: float
+
+
 def dumps(data: Any) -> str | bytes:
     """JSON text; big payloads (LLM answers, display data) zlib-compressed: 3-5x smaller."""
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -128,6 +128,16 @@ MIGRATIONS: list[list[str]] = [
             updated_at {real} NOT NULL
         )""",
     ],
+    # 4: the processes that run durable jobs (engine/durable/reaper.py): each says it is alive
+    # every few seconds; the unfinished work of one long silent is taken over by a survivor
+    [
+        """CREATE TABLE executors (
+            executor_id TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            token TEXT NOT NULL,
+            last_seen {real} NOT NULL
+        )""",
+    ],
 ]
 
 

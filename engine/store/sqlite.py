@@ -20,6 +20,7 @@ import aiosqlite
 from engine.store.base import Store
 from engine.store.records import (
     Event,
+    ExecutorRow,
     JobChange,
     NewEvent,
     PersonRow,
@@ -344,6 +345,21 @@ class SQLiteStore(Store):
                 await self._db.execute("ROLLBACK")
                 raise
         return counts
+
+    # ----------------------------------------------------------- executors
+    async def beat(self, executor_id: str, role: str, token: str) -> ExecutorRow | None:
+        before = await self._rows("SELECT executor_id, role, token, last_seen FROM executors WHERE executor_id=?",
+                                  (executor_id,))
+        await self._write("INSERT INTO executors(executor_id, role, token, last_seen) VALUES (?,?,?,?)"
+                          " ON CONFLICT(executor_id) DO UPDATE SET role=excluded.role, token=excluded.token,"
+                          " last_seen=excluded.last_seen", (executor_id, role, token, time.time()))
+        return ExecutorRow(*before[0]) if before else None
+
+    async def executors(self) -> list[ExecutorRow]:
+        return [ExecutorRow(*r) for r in await self._rows("SELECT executor_id, role, token, last_seen FROM executors")]
+
+    async def forget_executor(self, executor_id: str) -> None:
+        await self._write("DELETE FROM executors WHERE executor_id=?", (executor_id,))
 
     # --------------------------------------------------------------- misc
     async def size_bytes(self) -> int:

@@ -117,6 +117,9 @@ class Fakes:
         }
         if workflow is not None:
             env["RESILIENCE_WORKFLOW"] = str(workflow)
+        for key in ("CCBOT_JOBS", "CCBOT_QUEUE_POLL_S"):  # the job runner under test (engine/durable/)
+            if key in os.environ:
+                env[key] = os.environ[key]
         return env
 
     # ------------------------------------------------------------- counts
