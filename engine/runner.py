@@ -78,7 +78,7 @@ class RunLoop:
                     wanted = self.wanted(run, si, mi)
                 except TemplateError as exc:
                     prefix.append(NewEvent("module_started", started, step.step_id, module.name))
-                    await self._module_error(run, prefix, step, module, BROKEN_STEP, False, str(exc))
+                    await self._module_error(run, prefix, self.context(run, si, mi), BROKEN_STEP, False, str(exc))
                     return
                 if not wanted:  # its `when` says no: recorded, so a jump back can fork before it
                     prefix.append(NewEvent("module_skipped", {"step_index": si, "module_index": mi},
