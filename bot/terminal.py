@@ -40,6 +40,11 @@ TITLE_LIMIT = 80
 FIELD_LIMIT = 160
 
 
+def looks_like_path(text: str) -> bool:
+    """A typed path (even a wrong one, which the engine refuses clearly), not words."""
+    return "/" in text or "\\" in text or text.startswith("~") or bool(Path(text).suffix) or Path(text).is_file()
+
+
 def row_text(row: Row) -> str:
     """A row as a terminal line: summaries and plain values as they are, fields as `Label: value`."""
     return row.text if row.role in ("title", "subtitle", "text") else f"{row.label}: {row.text}"
@@ -236,6 +241,10 @@ class TerminalDemo:
             else:
                 hint = f" (Enter: {display.skip_label})" if display.allow_skip else ""
                 path = self.ask(f"Path to the file{hint}\n> ").strip().strip("'\"")
+                if path and not looks_like_path(path):  # words ("no photo"), understood as at any prompt
+                    if await self.talk(req, path):
+                        return
+                    continue
                 caption = self.ask("A caption (e.g. your pet's name), or Enter\n> ") if path else ""
             answer = FileAnswer(path=str(Path(path).expanduser()), caption=caption or None) if path else None
             try:

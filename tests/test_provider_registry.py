@@ -105,7 +105,8 @@ def test_doctor_report_never_shows_a_secret() -> None:
     assert "openai llm: live (model gpt-5.2, base https://api.openai.com/v1)" in report
     assert "openai img2vid: live (Sora protocol, model sora-2, base https://gateway.example/v1)" in report
     assert "openai understand: live (model gpt-5.6-luna)" in report and "openai speech: live" in report
-    assert len(report.splitlines()) == 8
+    assert "openai img2img: live (from your photo," in report and "leonardo img2img: live (from your photo," in report
+    assert len(report.splitlines()) == 10
     assert "SECRET" not in report
 
     offline = doctor_report(settings())

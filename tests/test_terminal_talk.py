@@ -18,6 +18,7 @@ async def test_the_terminal_understands_words_and_asks_first(tmp_path: Path) -> 
     engine = await Engine.open(db_path=tmp_path / "db.sqlite3", media_root=tmp_path / "media",
                                providers=providers.registry, workflow_dirs=[CC], poll_scale=0.01)
     answers = iter([
+        "no photo",  # the photo question first: skipped in words
         "a dog please",  # a whole label, nothing paid follows: done at once
         "the comfort one", "y",  # a guess: asked first
         "15 seconds", "y",
