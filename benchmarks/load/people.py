@@ -27,6 +27,7 @@ from typing import Any
 # What a person taps, by the pending question's module name, else by its kind.
 # A pair is two taps on one question: tick, then Done; Generate, then Pick.
 SCRIPT: dict[str, str | tuple[str, str]] = {
+    "get_pet_photo": "No photo",  # imagine a pet (sending one's own photo is not simulated yet)
     "select_pet_type": "Cat",
     "select_aesthetic": "Comfort",
     "select_duration": "seconds",
