@@ -4,6 +4,7 @@ with CCBOT_TEST_DATABASE=postgres: `make test` runs both)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from engine.store import JobChange, NewEvent, SpendChange
@@ -57,6 +58,23 @@ async def test_claims_sessions_people_and_the_accounting(tmp_path: Path) -> None
         counts = await store.forget("alice")
         assert counts["runs"] == 1 and counts["events"] == 1 and counts["sessions"] == 1
         assert await store.spend_rows(owner="alice"), "the accounting stays"
+    finally:
+        await store.close()
+
+
+async def test_old_update_and_event_claims_are_pruned_but_a_runs_own_stay(tmp_path: Path) -> None:
+    store = await store_for(tmp_path)
+    try:
+        await store.claim(["update:1", "event:e1"])
+        await store.claim(["finished:run_a"], "run_a")
+        assert await store.prune_claims(time.time() - 3600) == 0, "an hour old is too young to go"
+        await asyncio.sleep(0.05)
+        cut_off = time.time()
+        await asyncio.sleep(0.05)
+        await store.claim(["update:2"])  # after the cut-off: kept
+        assert await store.prune_claims(cut_off) == 2
+        assert not await store.claimed("update:1") and not await store.claimed("event:e1")
+        assert await store.claimed("update:2") and await store.claimed("finished:run_a")
     finally:
         await store.close()
 

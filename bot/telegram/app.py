@@ -7,6 +7,7 @@ update is still being handled is answered at once (its work waits its turn).
 from __future__ import annotations
 
 import asyncio
+import time
 import logging
 from typing import Any
 
@@ -54,6 +55,7 @@ FILES = filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION
     filters.AUDIO | filters.VOICE
 
 HOUSEKEEPING_EVERY_S = 3600.0
+CLAIMS_KEPT_S = 2 * 86400.0  # Telegram keeps (and redelivers) an update for at most 24 hours
 
 
 class TelegramFront:
@@ -109,8 +111,7 @@ class TelegramFront:
         if store.shared:  # what workers report reaches one of the bot processes
             await store.listen(self.on_remote_event)
         await catch_up(self.bot, self.progress)
-        if self.retention_days:
-            self._housekeeping = asyncio.create_task(self.expire_media(), name="expire media")
+        self._housekeeping = asyncio.create_task(self.housekeeping(), name="housekeeping")
 
     async def on_remote_event(self, message: dict[str, Any]) -> None:
         """An engine event from another process (a worker): handled by exactly one bot process."""
@@ -123,16 +124,21 @@ class TelegramFront:
         if self._housekeeping is not None:
             self._housekeeping.cancel()
 
-    async def expire_media(self) -> None:
-        """Media older than CCBOT_RETENTION_DAYS goes, now and then once an hour."""
-        assert self.retention_days
+    async def housekeeping(self) -> None:
+        """Now and then once an hour: forget handled update and event ids older than
+        Telegram redelivers (a day), and delete media past CCBOT_RETENTION_DAYS."""
+        engine = self.bot.engine
         while True:
             try:
-                cleaned = await self.bot.engine.expire_media(self.retention_days)
-                if cleaned:
-                    log.info("deleted the media of %d run(s) past %d days", len(cleaned), self.retention_days)
+                pruned = await engine.services.store.prune_claims(time.time() - CLAIMS_KEPT_S)
+                if pruned:
+                    log.info("forgot %d handled update/event id(s)", pruned)
+                if self.retention_days:
+                    cleaned = await engine.expire_media(self.retention_days)
+                    if cleaned:
+                        log.info("deleted the media of %d run(s) past %d days", len(cleaned), self.retention_days)
             except Exception:  # keep trying next hour; never take the bot down
-                log.exception("could not expire old media")
+                log.exception("housekeeping failed")
             await asyncio.sleep(HOUSEKEEPING_EVERY_S)
 
     # ----------------------------------------------------------- callbacks

@@ -131,6 +131,11 @@ class Store(ABC):
     async def release(self, key: str) -> None:
         """Undo a claim whose delivery failed, so a later showing may try again."""
 
+    @abstractmethod
+    async def prune_claims(self, before: float) -> int:
+        """Delete the claims of no run (handled update and event ids) made before
+        `before` (epoch seconds); a run's own claims go with the run. How many went."""
+
     # --------------------------------------------------------------- money
     @abstractmethod
     async def record_spend(self, changes: list[SpendChange]) -> None:

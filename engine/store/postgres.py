@@ -259,6 +259,10 @@ class PostgresStore(Store):
     async def release(self, key: str) -> None:
         await self._pool.execute("DELETE FROM claims WHERE key=$1", key)
 
+    async def prune_claims(self, before: float) -> int:
+        status = await self._pool.execute("DELETE FROM claims WHERE run_id='' AND created_at < $1", before)
+        return int(status.split()[-1])  # "DELETE <n>"
+
     # --------------------------------------------------------------- money
     async def record_spend(self, changes: list[SpendChange]) -> None:
         if changes:

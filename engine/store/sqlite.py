@@ -264,6 +264,10 @@ class SQLiteStore(Store):
     async def release(self, key: str) -> None:
         await self._write("DELETE FROM claims WHERE key=?", (key,))
 
+    async def prune_claims(self, before: float) -> int:
+        cursor = await self._write("DELETE FROM claims WHERE run_id='' AND created_at < ?", (before,))
+        return cursor.rowcount
+
     # --------------------------------------------------------------- money
     async def _spend(self, changes: list[SpendChange], now: float) -> None:
         """Inside a transaction: a reservation inserts its row, a charge or a release updates it."""
