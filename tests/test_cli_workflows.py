@@ -71,3 +71,10 @@ def test_validate_names_what_a_folder_lacks(tmp_path: Path) -> None:
     done = ccbot(tmp_path, "validate", str(tmp_path))
     assert done.returncode == 1
     assert "no workflow.json (or workflow_v<N>.json) found" in done.stdout
+
+
+def test_a_worker_needs_the_durable_job_runner(tmp_path: Path) -> None:
+    done = ccbot(tmp_path, "worker", CCBOT_JOBS="tasks")
+    assert done.returncode == 2, done.stderr
+    assert "ccbot worker needs CCBOT_JOBS=dbos" in done.stdout
+    assert "Traceback" not in done.stderr
