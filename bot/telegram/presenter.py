@@ -63,14 +63,19 @@ class Presenter:
     # -------------------------------------------------------------- status
     async def status(self, view: RunView, session: Session) -> None:
         """The pinned status message: what was chosen so far (each question says
-        where the run is); sent and pinned once per run, edited only when it changes."""
+        where the run is); sent and pinned once per run, then brought up to date
+        once a step (a step's answers show together when the next one begins:
+        fewer calls against Telegram's 30 a second) and at the end."""
+        fresh = session.status is None
+        if not fresh and view.status == RunStatus.ACTIVE and view.current_step_id == session.status_step:
+            return
         title = {RunStatus.COMPLETED: "Your video · finished 🎉", RunStatus.ACTIVE: "Your video"}.get(
             view.status, f"Your video · {view.status.value}")
         fields = await self.engine.status_fields(view.run_id, with_step=False)
         out = OutMessage(render.render_status(fields, title))
         try:
-            fresh = session.status is None
             session.status = await self.outbox.show(session.chat_id, session.status, out, quiet=True)
+            session.status_step = view.current_step_id
             if fresh:
                 await self.outbox.pin(session.chat_id, session.status.message_id)
         except TelegramError as exc:  # a 5xx or a network error: keep the old one, try next time

@@ -52,6 +52,7 @@ class Session(BaseModel):
     # the conversation around it
     shown: str = ""  # the screen last shown in full (a question id, or an error)
     status: MessageRef | None = None  # the pinned status message
+    status_step: str | None = None  # the step it was last brought up to date in
     module_progress: MessageRef | None = None  # a long module's progress message (the final render)
     file_ids: dict[str, str] = Field(default_factory=dict)  # preview file path -> Telegram file id
     note: str | None = None  # a video idea typed before the run: the answer to its first text question

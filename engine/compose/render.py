@@ -31,7 +31,8 @@ ProgressFn = Callable[[float], Awaitable[None] | None]
 
 
 def _encode_args(spec: ComposeSpec, video_kbps: int | None, audio_kbps: int) -> list[str]:
-    args = ["-c:v", "libx264", "-preset", spec.preset, "-pix_fmt", "yuv420p", "-profile:v", "high"]
+    args = ["-c:v", "libx264", "-preset", spec.preset, "-threads", str(spec.threads), "-pix_fmt", "yuv420p",
+            "-profile:v", "high"]
     if video_kbps is None:
         args += ["-crf", str(spec.crf)]
     else:
