@@ -34,6 +34,7 @@ SCRIPT: dict[str, str | tuple[str, str]] = {
     "select": "1.",  # any other choice: its first option
     "multi": ("▫️", "Done"),  # several may be chosen: tick the first, then Done
     "text_input": "Skip",
+    "file_input": "⏭",  # "your own pet?": no photo, the bot imagines one
     "media": ("Generate with", "Pick #1"),  # the first provider; then its first result
     "error": "Try again",  # the run stopped on an error
 }
