@@ -41,7 +41,7 @@ and warns when other work competed or the machine's load exceeded its cores.
 Compare the ratios of one run, not numbers across machines: several processes
 cannot do more than one when the cores are already full.
 
-Writes build/throughput.json. Exit code 0 when every deployment was measured.
+Writes build/throughput.json (the bots' logs to build/throughput-logs/). Exit code 0 when every deployment was measured.
 """
 
 from __future__ import annotations
@@ -63,7 +63,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.load.measure import LoopLag, busy_warning, first_reactions, pct, tree_cpu_s, machine_cpu_s  # noqa: E402
+from benchmarks.load.measure import (  # noqa: E402
+    LoopLag, budget_estimate, busy_warning, chat_calls, first_reactions, machine_cpu_s, pct, tree_cpu_s,
+)
 from benchmarks.load.people import ChatActivity, Person, RunWatcher, Stalled, cc_accept, cc_decide, drive  # noqa: E402
 from benchmarks.load.procs import (  # noqa: E402
     ccbot_command, ccbot_env, spawn, start_providers, stop, stop_providers, wait_ready,
@@ -107,6 +109,10 @@ class Step:
     machine_cores: float = 0.0  # cores' worth of CPU the whole machine used during the step
     others_cores: float = 0.0  # ... of which not this benchmark's processes
     loop_lag_p99_ms: float = 0.0
+    chat_calls_per_s: float = 0.0  # Bot API calls naming a chat (Telegram's ~30/s for the whole bot)
+    busiest_second: int = 0  # most chat calls in one second
+    redelivered: int = 0  # webhook deliveries during the step not answered 200 (so delivered again)
+    seconds_at_limit: int = 0  # whole seconds with 28 or more chat calls
     warning: str | None = None
 
     def ok(self, threshold_ms: float) -> bool:
@@ -119,7 +125,6 @@ class Result:
     steps: list[Step] = field(default_factory=list)
     best: Step | None = None
     log_problems: list[str] = field(default_factory=list)
-    redeliveries: int = 0  # webhook deliveries not answered 200 (delivered again)
 
 
 # ================================================================== processes
@@ -130,7 +135,8 @@ async def start_bots(dep: Deployment, env: dict[str, str], data_dir: Path, tg: A
 
     procs, targets = [], []
     for slot in range(dep.processes):
-        e = env | {"CCBOT_PROCESS_SLOT": str(slot), "CCBOT_JOBS": "tasks"}
+        # each of N processes keeps 1/N of Telegram's budgets, as an operator sets it
+        e = env | {"CCBOT_PROCESS_SLOT": str(slot), "CCBOT_JOBS": "tasks", "CCBOT_BOT_PROCESSES": str(dep.processes)}
         cmd = ccbot_command()
         if dep.webhook:
             port = free_port()
@@ -194,6 +200,7 @@ async def run_step(k: int, people_n: int, tg: Any, activity: ChatActivity, watch
     lag.start()
     load_before = os.getloadavg()[0]
     machine0, ours0, t0 = machine_cpu_s(), sum(tree_cpu_s(p) for p in ours), time.monotonic()
+    deliveries0 = len(tg.webhook_deliveries)
     tasks = [asyncio.create_task(one(p, args.ramp_s * a / 10_000)) for p, a in zip(people, arrivals, strict=True)]
     await asyncio.wait(tasks, timeout=args.ramp_s + args.step_s)
     end = time.monotonic()
@@ -201,9 +208,10 @@ async def run_step(k: int, people_n: int, tg: Any, activity: ChatActivity, watch
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     machine1, ours1 = machine_cpu_s(), sum(tree_cpu_s(p) for p in ours)
+    step_redelivered = sum(1 for _, status in tg.webhook_deliveries[deliveries0:] if status != 200)
     wall = end - t0
     step = Step(people_n, end - t0 - args.ramp_s, load_before=load_before, load_after=os.getloadavg()[0],
-                stuck=len(stalls))
+                stuck=len(stalls), redelivered=step_redelivered)
     step.machine_cores = (machine1 - machine0) / wall
     step.others_cores = max(0.0, (machine1 - machine0) - (ours1 - ours0)) / wall
     sent = [s for p in people for s in p.sent if t0 + args.ramp_s <= s.at < end]
@@ -219,6 +227,10 @@ async def run_step(k: int, people_n: int, tg: Any, activity: ChatActivity, watch
     step.rate = step.handled / step.window_s
     step.p50_ms, step.p95_ms, step.max_ms = pct(latencies, 0.5), pct(latencies, 0.95), max(latencies, default=math.nan)
     step.loop_lag_p99_ms = pct(lag.lags_ms, 0.99)
+    window = [c for c in tg.calls if t0 <= c.time < end]
+    budget = budget_estimate(window)
+    step.chat_calls_per_s = sum(chat_calls(window).values()) / wall
+    step.busiest_second, step.seconds_at_limit = int(budget["busiest_second"]), int(budget["seconds_at_limit"])
     cores = os.cpu_count() or 1
     warnings = [w for w in (busy_warning(load_before, step.loop_lag_p99_ms),) if w]
     if step.others_cores > 0.3:
@@ -271,11 +283,13 @@ async def run_deployment(dep: Deployment, args: argparse.Namespace, urls: dict[s
             await watcher.close()
             for proc in procs:
                 await stop(proc)
-            result.redeliveries = sum(1 for _, status in tg.webhook_deliveries if status != 200)
             await tg.stop()
+        logs = ROOT / "build" / "throughput-logs" / dep.key
+        logs.mkdir(parents=True, exist_ok=True)
         for slot in range(dep.processes):
-            lines = (data_dir / f"bot{slot}.log").read_text(errors="replace").splitlines()
-            result.log_problems += [line for line in lines if " ERROR " in line or "Traceback" in line]
+            text = (data_dir / f"bot{slot}.log").read_text(errors="replace")
+            (logs / f"bot{slot}.log").write_text(text)  # kept for reading after the run
+            result.log_problems += [line for line in text.splitlines() if " ERROR " in line or "Traceback" in line]
     good = [s for s in result.steps if s.ok(args.threshold_ms)]
     result.best = max(good, key=lambda s: s.rate) if good else None
     return result
@@ -292,7 +306,10 @@ def step_line(s: Step) -> str:
     line = (f"{s.people:3d} people: {s.rate:5.1f} updates/s handled ({s.handled}/{s.sent} in {s.window_s:.0f} s"
             + (f", {s.unanswered} never answered" if s.unanswered else "") + f"), first reaction p50 {ms(s.p50_ms)}"
             f" p95 {ms(s.p95_ms)} max {ms(s.max_ms)} ms; CPU {s.machine_cores:.1f}/{os.cpu_count()} cores"
-            f" (others {s.others_cores:.1f}), load {s.load_before:.1f}->{s.load_after:.1f}")
+            f" (others {s.others_cores:.1f}), load {s.load_before:.1f}->{s.load_after:.1f}\n"
+            f"{'':22s}{s.chat_calls_per_s:.1f} chat calls/s, busiest second {s.busiest_second},"
+            f" {s.seconds_at_limit} s at Telegram's ~30/s"
+            + (f"; {s.redelivered} webhook deliveries not answered 200" if s.redelivered else ""))
     return line + (f"\n        WARNING {s.warning}: this step's numbers are unreliable" if s.warning else "")
 
 
@@ -331,7 +348,8 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
               + "): treat those numbers as unreliable")
     for r in results:
         if r.deployment.webhook:
-            print(f"webhook   ({r.deployment.key}): {r.redeliveries} deliveries not answered 200 (delivered again)")
+            print(f"webhook   ({r.deployment.key}): {sum(s.redelivered for s in r.steps)} deliveries during the steps"
+                  " not answered 200 (so delivered again)")
         if r.log_problems:
             print(f"bot log ({r.deployment.key}): {len(r.log_problems)} error lines, e.g. {r.log_problems[0][:160]}")
 
@@ -400,7 +418,7 @@ def write_json(results: list[Result], args: argparse.Namespace) -> None:
             "deployments": [{
                 **asdict(r.deployment), "steps": [asdict(s) for s in r.steps],
                 "best": asdict(r.best) if r.best else None,
-                "redeliveries": r.redeliveries, "updates_per_s_vs_a": (r.best.rate / base.rate) if r.best and base else None,
+                "updates_per_s_vs_a": (r.best.rate / base.rate) if r.best and base else None,
                 "p95_vs_a": (r.best.p95_ms / base.p95_ms) if r.best and base else None,
                 "error_log_lines": len(r.log_problems)} for r in results]}
     OUT.parent.mkdir(exist_ok=True)
