@@ -9,7 +9,11 @@ WHAT IS COMPARED, in one run, on the same machine, against the same fakes:
       API's `proxy_targets` (each delivery attempt of an update goes to the next
       process in turn; a reply that is not 2xx is delivered again).
 PostgreSQL is a throwaway server started here as the tests start theirs
-(tests/pg.py), one fresh database per deployment. Jobs stay on the default
+(tests/pg.py), one fresh database per deployment. The three processes are
+told they are three (CCBOT_BOT_PROCESSES=3), so together they keep Telegram's
+flood limits for one bot (about 30 messages/s) as one process does: the
+benchmark compares how the deployments use the same budget, not three budgets
+with one. Jobs stay on the default
 task runner (CCBOT_JOBS=tasks): each process runs the generation jobs and
 renders it starts. The provider fakes (benchmarks/load/providers.py: 1-3 s of
 work per answer or job, real file sizes) are shared by all deployments.
@@ -28,7 +32,9 @@ after the ramp until the step's end; handled updates/s = those the bot reacted
 to / that window; first-reaction latency of each = from the update being
 available at the fake Bot API to the bot's first call for that chat or query
 (benchmarks/load/measure.first_reactions; an update without any reaction
-counts as infinitely late). A deployment's result is the highest handled
+counts as infinitely late). A step over the threshold while other work
+competed for the machine (see below) is run once more with new people, and
+the second try counts. A deployment's result is the highest handled
 updates/s of a step whose p95 stayed at or under the threshold; the steps stop
 once one is over it. People wait for the bot (a closed loop), so below the
 limit every deployment handles what is offered: the steps are what separate
@@ -74,6 +80,7 @@ from benchmarks.load.procs import (  # noqa: E402
 CC = ROOT / "workflows" / "cc"
 FIRST_USER = 5001
 OUT = ROOT / "build" / "throughput.json"
+RETRY = 100  # step index offset of a step's repetition (its own people)
 
 
 @dataclass
@@ -114,6 +121,7 @@ class Step:
     redelivered: int = 0  # webhook deliveries during the step not answered 200 (so delivered again)
     seconds_at_limit: int = 0  # whole seconds with 28 or more chat calls
     warning: str | None = None
+    repeated: bool = False  # the first try went over the threshold with the machine busy: this is the second
 
     def ok(self, threshold_ms: float) -> bool:
         return self.handled > 0 and self.p95_ms <= threshold_ms
@@ -178,7 +186,7 @@ async def run_step(k: int, people_n: int, tg: Any, activity: ChatActivity, watch
                    accept: Any, args: argparse.Namespace, ours: list[int]) -> Step:
     ids = [FIRST_USER + 1000 * k + i for i in range(people_n)]
     people = [Person(tg, activity, u, random.Random(args.seed * 100_003 + u), args.think_s) for u in ids]
-    arrivals = random.Random(args.seed + k).sample(range(10_000), people_n)
+    arrivals = random.Random(args.seed + k % RETRY).sample(range(10_000), people_n)  # a repetition: the same moments
     stalls: list[str] = []
 
     async def one(person: Person, start_at: float) -> None:
@@ -200,6 +208,7 @@ async def run_step(k: int, people_n: int, tg: Any, activity: ChatActivity, watch
     lag.start()
     load_before = os.getloadavg()[0]
     machine0, ours0, t0 = machine_cpu_s(), sum(tree_cpu_s(p) for p in ours), time.monotonic()
+    cpu_t0 = t0
     deliveries0 = len(tg.webhook_deliveries)
     tasks = [asyncio.create_task(one(p, args.ramp_s * a / 10_000)) for p, a in zip(people, arrivals, strict=True)]
     await asyncio.wait(tasks, timeout=args.ramp_s + args.step_s)
@@ -207,13 +216,14 @@ async def run_step(k: int, people_n: int, tg: Any, activity: ChatActivity, watch
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    machine1, ours1 = machine_cpu_s(), sum(tree_cpu_s(p) for p in ours)
+    machine1, ours1, cpu_wall = machine_cpu_s(), sum(tree_cpu_s(p) for p in ours), time.monotonic() - cpu_t0
     step_redelivered = sum(1 for _, status in tg.webhook_deliveries[deliveries0:] if status != 200)
     wall = end - t0
     step = Step(people_n, end - t0 - args.ramp_s, load_before=load_before, load_after=os.getloadavg()[0],
                 stuck=len(stalls), redelivered=step_redelivered)
-    step.machine_cores = (machine1 - machine0) / wall
-    step.others_cores = max(0.0, (machine1 - machine0) - (ours1 - ours0)) / wall
+    cores = os.cpu_count() or 1
+    step.machine_cores = min(cores, (machine1 - machine0) / cpu_wall)
+    step.others_cores = min(step.machine_cores, max(0.0, (machine1 - machine0) - (ours1 - ours0)) / cpu_wall)
     sent = [s for p in people for s in p.sent if t0 + args.ramp_s <= s.at < end]
     # the reactions to the last updates: until each has one, or a little longer than the threshold allows
     deadline = time.monotonic() + max(2.0, 4 * args.threshold_ms / 1000)
@@ -231,7 +241,6 @@ async def run_step(k: int, people_n: int, tg: Any, activity: ChatActivity, watch
     budget = budget_estimate(window)
     step.chat_calls_per_s = sum(chat_calls(window).values()) / wall
     step.busiest_second, step.seconds_at_limit = int(budget["busiest_second"]), int(budget["seconds_at_limit"])
-    cores = os.cpu_count() or 1
     warnings = [w for w in (busy_warning(load_before, step.loop_lag_p99_ms),) if w]
     if step.others_cores > 0.3:
         warnings.append(f"other work used {step.others_cores:.1f} of {cores} cores")
@@ -256,7 +265,9 @@ async def run_deployment(dep: Deployment, args: argparse.Namespace, urls: dict[s
     tg = FakeTelegramServer(keep_upload_bytes=64 * 1024)
     await tg.start()
     activity = ChatActivity(tg)
-    all_ids = [FIRST_USER + 1000 * k + i for k, n in enumerate(args.steps) for i in range(n)]
+    # a step's people, and those of its one repetition (index + RETRY), are new people
+    all_ids = [FIRST_USER + 1000 * (k + again) + i for k, n in enumerate(args.steps) for again in (0, RETRY)
+               for i in range(n)]
     with tempfile.TemporaryDirectory(prefix=f"ccbot-throughput-{dep.key}-") as tmp:
         data_dir = Path(tmp)
         env = ccbot_env(tg, urls, all_ids, data_dir)
@@ -275,8 +286,15 @@ async def run_deployment(dep: Deployment, args: argparse.Namespace, urls: dict[s
             for k, n in enumerate(args.steps):
                 print(f"... ({dep.key}) {dep.label}: step {k + 1}/{len(args.steps)}, {n} people", flush=True)
                 step = await run_step(k, n, tg, activity, watcher, decide, accept, args, ours)
-                result.steps.append(step)
                 print(f"        {step_line(step)}", flush=True)
+                if not step.ok(args.threshold_ms) and step.warning:
+                    # over the threshold while other work competed: once more, with new people
+                    print(f"... ({dep.key}) over the threshold with the machine busy: step {k + 1} once more",
+                          flush=True)
+                    step = await run_step(k + RETRY, n, tg, activity, watcher, decide, accept, args, ours)
+                    step.repeated = True
+                    print(f"        {step_line(step)}", flush=True)
+                result.steps.append(step)
                 if not step.ok(args.threshold_ms):
                     break
         finally:
@@ -303,7 +321,7 @@ def ms(value: float) -> str:
 
 
 def step_line(s: Step) -> str:
-    line = (f"{s.people:3d} people: {s.rate:5.1f} updates/s handled ({s.handled}/{s.sent} in {s.window_s:.0f} s"
+    line = (f"{s.people:3d} people{' (second try)' if s.repeated else ''}: {s.rate:5.1f} updates/s handled ({s.handled}/{s.sent} in {s.window_s:.0f} s"
             + (f", {s.unanswered} never answered" if s.unanswered else "") + f"), first reaction p50 {ms(s.p50_ms)}"
             f" p95 {ms(s.p95_ms)} max {ms(s.max_ms)} ms; CPU {s.machine_cores:.1f}/{os.cpu_count()} cores"
             f" (others {s.others_cores:.1f}), load {s.load_before:.1f}->{s.load_after:.1f}\n"
@@ -383,6 +401,14 @@ def conclusions(results: list[Result], args: argparse.Namespace) -> list[str]:
     if a and b and a.best and b.best and not {"a", "b"} <= capped:
         out.append(f"PostgreSQL vs SQLite with one process: {b.best.rate / a.best.rate:.2f}x the updates/s at p95 <= "
                    f"{args.threshold_ms:.0f} ms.")
+    for r in results:  # what stopped it: Telegram's budget for the bot, or not
+        over = next((s for s in r.steps if not s.ok(args.threshold_ms)), None)
+        if over is not None and over.seconds_at_limit >= 0.5 * over.window_s:
+            per = over.chat_calls_per_s / over.rate if over.rate else math.nan
+            out.append(f"({r.deployment.key}) at {over.people} people the bot spent {over.seconds_at_limit} of "
+                       f"{over.window_s:.0f} s at Telegram's ~30 messages/s ({over.chat_calls_per_s:.1f} chat calls/s, "
+                       f"~{per:.1f} per update): the flood budget, which every deployment shares, was the limit "
+                       "there; fewer calls per update would raise it, more processes cannot.")
     if capped:
         out.append(f"({', '.join(sorted(capped))}) never went over the threshold: the real limit is above the last step "
                    "(raise --steps to find it); its updates/s and ratios are lower bounds.")
