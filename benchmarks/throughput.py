@@ -103,6 +103,7 @@ DEPLOYMENTS = [
 class Step:
     people: int
     window_s: float
+    wall_s: float = 0.0  # the ramp included (what the chat calls are counted over)
     sent: int = 0
     handled: int = 0
     unanswered: int = 0
@@ -133,6 +134,7 @@ class Result:
     steps: list[Step] = field(default_factory=list)
     best: Step | None = None
     log_problems: list[str] = field(default_factory=list)
+    plateau: bool = False  # updates/s stopped growing at Telegram's budget
 
 
 # ================================================================== processes
@@ -220,7 +222,7 @@ async def run_step(k: int, people_n: int, tg: Any, activity: ChatActivity, watch
     step_redelivered = sum(1 for _, status in tg.webhook_deliveries[deliveries0:] if status != 200)
     wall = end - t0
     step = Step(people_n, end - t0 - args.ramp_s, load_before=load_before, load_after=os.getloadavg()[0],
-                stuck=len(stalls), redelivered=step_redelivered)
+                stuck=len(stalls), redelivered=step_redelivered, wall_s=wall)
     cores = os.cpu_count() or 1
     step.machine_cores = min(cores, (machine1 - machine0) / cpu_wall)
     step.others_cores = min(step.machine_cores, max(0.0, (machine1 - machine0) - (ours1 - ours0)) / cpu_wall)
@@ -354,8 +356,6 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         print(f"{name:36s} {b.rate:9.1f} {b.people:6d} {ms(b.p50_ms):>6s} {ms(b.p95_ms):>6s} {ms(b.max_ms):>6s}   "
               + (f"{ratio(b.rate, base.rate):>17s} {ratio(b.p50_ms, base.p50_ms):>6s} "
                  f"{ratio(b.p95_ms, base.p95_ms):>6s} {ratio(b.max_ms, base.max_ms):>6s}" if base else ""))
-        if b is r.steps[-1] and len(r.steps) == len(args.steps):
-            print(f"{'':36s} (every step stayed under the threshold: the limit is above {b.people} people)")
     per_step(results)
     for line in conclusions(results, args):
         print(line)
@@ -375,9 +375,9 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
 def conclusions(results: list[Result], args: argparse.Namespace) -> list[str]:
     cores = os.cpu_count() or 1
     by = {r.deployment.key: r for r in results}
-    out = []
     capped = {r.deployment.key for r in results if r.best is not None and r.best is r.steps[-1]
               and len(r.steps) == len(args.steps)}
+    out: list[str] = []
     one, three = by.get("b"), by.get("c")
     if one and three:
         r1 = one.best.rate if one.best else 0.0
@@ -403,12 +403,23 @@ def conclusions(results: list[Result], args: argparse.Namespace) -> list[str]:
                    f"{args.threshold_ms:.0f} ms.")
     for r in results:  # what stopped it: Telegram's budget for the bot, or not
         over = next((s for s in r.steps if not s.ok(args.threshold_ms)), None)
-        if over is not None and over.seconds_at_limit >= 0.5 * over.window_s:
+        good = [s for s in r.steps if s.ok(args.threshold_ms)]
+        if over is None and len(good) >= 2 and good[-1].rate < 1.15 * good[-2].rate \
+                and good[-1].seconds_at_limit >= 0.5 * good[-1].wall_s:
+            r.plateau = True
+            out.append(f"({r.deployment.key}) updates/s stopped growing with more people ({good[-2].people} -> "
+                       f"{good[-1].people} people: {good[-2].rate:.1f} -> {good[-1].rate:.1f}/s) while the bot spent "
+                       f"{good[-1].seconds_at_limit} of {good[-1].wall_s:.0f} s at Telegram's ~30 messages/s "
+                       f"({good[-1].chat_calls_per_s:.1f} chat calls/s): first reactions still go first (p95 "
+                       f"{ms(good[-1].p95_ms)} ms), but the rest of each screen waits for the budget and people wait "
+                       "for their screens. That plateau is this bot's throughput; more processes cannot raise it.")
+        if over is not None and over.seconds_at_limit >= 0.5 * over.wall_s:
             per = over.chat_calls_per_s / over.rate if over.rate else math.nan
             out.append(f"({r.deployment.key}) at {over.people} people the bot spent {over.seconds_at_limit} of "
-                       f"{over.window_s:.0f} s at Telegram's ~30 messages/s ({over.chat_calls_per_s:.1f} chat calls/s, "
+                       f"{over.wall_s:.0f} s at Telegram's ~30 messages/s ({over.chat_calls_per_s:.1f} chat calls/s, "
                        f"~{per:.1f} per update): the flood budget, which every deployment shares, was the limit "
                        "there; fewer calls per update would raise it, more processes cannot.")
+    capped -= {r.deployment.key for r in results if r.plateau}
     if capped:
         out.append(f"({', '.join(sorted(capped))}) never went over the threshold: the real limit is above the last step "
                    "(raise --steps to find it); its updates/s and ratios are lower bounds.")
