@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/compose.py
 	$(BIN)/python benchmarks/bot_load.py
 	$(BIN)/python benchmarks/durable.py --postgres
+	$(BIN)/python benchmarks/throughput.py
 
 run: $(STAMP)
 	$(BIN)/ccbot run

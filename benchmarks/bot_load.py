@@ -75,13 +75,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.load.measure import (  # noqa: E402
-    LoopLag, RenderErrors, TreeSampler, budget_estimate, call_kinds, chat_calls, first_reactions, pct, render_errors,
+    LoopLag, RenderErrors, TreeSampler, budget_estimate, busy_warning, call_kinds, chat_calls, first_reactions, pct, render_errors,
 )
 from benchmarks.load.people import (  # noqa: E402
     ChatActivity, Person, RunWatcher, Sent, Stalled, any_button, baseline_decide, cc_accept, cc_decide, drive,
 )
-from benchmarks.load.procs import base_env, ccbot_command, spawn, start_providers, stop, stop_providers  # noqa: E402
-from benchmarks.load.providers import KEYS  # noqa: E402
+from benchmarks.load.procs import (  # noqa: E402
+    base_env, ccbot_command, ccbot_env, spawn, start_providers, stop, stop_providers, wait_ready,
+)
 
 CC = ROOT / "workflows" / "cc"
 FIRST_USER = 3001
@@ -142,26 +143,19 @@ async def run_phase(kind: str, users: int, args: argparse.Namespace, updates: in
     providers = None
     with tempfile.TemporaryDirectory(prefix=f"ccbot-load-{kind}-") as tmp:
         data_dir = Path(tmp)
-        env = base_env() | {"TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_BASE_URL": tg.base_url,
-                            "TELEGRAM_API_FILE_URL": tg.base_file_url}
         if kind == "ccbot":
             providers, urls = await start_providers(args.seed, args.provider_delay)
             phase.providers["media"] = urls["media"]
-            env |= {"CCBOT_ALLOWED_USERS": ",".join(map(str, user_ids)), "CCBOT_DATA_DIR": str(data_dir),
-                    "OPENAI_API_KEY": KEYS["openai"], "OPENAI_BASE_URL": urls["openai"],
-                    "LEONARDO_API_KEY": KEYS["leonardo"], "LEONARDO_BASE_URL": urls["leonardo"],
-                    "ELEVENLABS_API_KEY": KEYS["elevenlabs"], "ELEVENLABS_BASE_URL": urls["elevenlabs"]}
+            env = ccbot_env(tg, urls, user_ids, data_dir)
             cmd = ccbot_command()
         else:
-            env |= {"PYTHONPATH": str(ROOT)}
+            env = base_env() | {"TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_BASE_URL": tg.base_url,
+                                "TELEGRAM_API_FILE_URL": tg.base_file_url, "PYTHONPATH": str(ROOT)}
             cmd = [sys.executable, "-m", "benchmarks.load.baseline_bot"]
         log_path = data_dir / "bot.log"
         proc = await spawn(cmd, env, data_dir if kind == "ccbot" else ROOT, log_path)
-        deadline = time.monotonic() + 120
-        while not tg.calls_to("getUpdates"):  # ready: it has started, resumed and asks for updates
-            if proc.returncode is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the {kind} bot did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
-            await asyncio.sleep(0.05)
+        # ready: it has started, resumed and asks for updates
+        await wait_ready([proc], lambda: tg.calls_to("getUpdates"), f"the {kind} bot", log_path)
         if kind == "ccbot":
             from bot.telegram.ccbot import callback_secret
             from engine.settings import Settings
@@ -205,7 +199,7 @@ async def run_phase(kind: str, users: int, args: argparse.Namespace, updates: in
             phase.providers.update(await stop_providers(providers))
             phase.cpu_providers_s = phase.providers.get("cpu_s", 0.0)
         if kind == "ccbot":
-            watcher.close()
+            await watcher.close()
             phase.renders = render_errors(data_dir / "ccbot.sqlite3", CC)
         await tg.stop()
         lines = log_path.read_text(errors="replace").splitlines()
@@ -238,13 +232,10 @@ def report(cc: Phase, base: Phase | None, args: argparse.Namespace) -> None:
     print(f"machine   load average {cc.load[0]:.1f} -> {cc.load[1]:.1f} during ccbot"
           + (f", {base.load[0]:.1f} -> {base.load[1]:.1f} during the baseline" if base else "")
           + " (the machine is shared: compare the ratios of one run)")
-    # our own processes (ffmpeg's threads above all) raise the load average too: what tells of other
-    # work is the load before a phase starts, and this process's loop waking up late
-    before = max(cc.load[0], base.load[0] if base else 0.0)
-    late = max(pct(cc.lag_ms, 0.99), pct(base.lag_ms, 0.99) if base else 0.0)
-    if before > (os.cpu_count() or 1) or late > 50:
-        print(f"WARNING   other work competed for the CPU (load {before:.1f} before a phase on {os.cpu_count()} CPUs, "
-              f"loop lag p99 {late:.0f} ms): latencies and the ratio are unreliable in this run")
+    busy = busy_warning(max(cc.load[0], base.load[0] if base else 0.0),
+                        max(pct(cc.lag_ms, 0.99), pct(base.lag_ms, 0.99) if base else 0.0))
+    if busy:
+        print(f"WARNING   {busy}: latencies and the ratio are unreliable in this run")
     print(f"ccbot     {cc.completed}/{n} finished videos, {cc.renders.failed_renders} failed renders "
           f"({cc.renders.runs_with_failed_render} runs), {len(cc.stalls)} stuck; "
           f"{len(cc.sent)} updates ({statistics.median(cc.updates_per_person or [0]):g}/person); wall {cc.wall_s:.1f} s")

@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     ccbot_overall_per_s: float = 30.0  # messages a second for the whole bot
     ccbot_chat_per_s: float = 1.0  # messages a second in one chat, after a burst
     ccbot_chat_burst: float = 20.0  # messages one chat may get at once
+    ccbot_bot_processes: int = 1  # identical bot processes serving this bot: each keeps 1/N of the limits above
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_port: int = 8443

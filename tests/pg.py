@@ -42,7 +42,7 @@ def missing_reason() -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -51,7 +51,7 @@ def _free_port() -> int:
 class PostgresServer:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="ccbot-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.bin = binaries()
 
     def _run(self, *args: str) -> None:

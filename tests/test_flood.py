@@ -62,3 +62,16 @@ async def test_a_429_pauses_everything_and_try_slot_never_waits() -> None:
     await _send(gate, 5, "x", log)
     assert log[0][1] - start >= 0.19
     assert gate.try_slot(5) is True
+
+
+async def test_several_processes_share_the_bots_budget() -> None:
+    """Telegram's limits are the bot's: each of 3 processes keeps a third of them."""
+    gate = FloodGate(overall_per_s=30, chat_per_s=1000, chat_burst=1000, processes=3)
+    log: list[tuple[str, float]] = []
+    start = time.monotonic()
+    await asyncio.gather(*(_send(gate, 100 + i, str(i), log) for i in range(12)))
+    times = sorted(t - start for _, t in log)
+    assert times[9] < 0.05, "a third of the burst goes out at once"
+    assert times[11] >= 0.15, "then 10/s: the 12th call about 0.2 s later"
+    one_chat = FloodGate(overall_per_s=1000, chat_per_s=3, chat_burst=6, processes=3)
+    assert one_chat._chat_bucket(7).capacity == 2 and one_chat._chat_bucket(7).rate == 1

@@ -109,6 +109,24 @@ async def test_a_lock_is_held_by_one_holder_at_a_time(tmp_path: Path) -> None:
         await store.close()
 
 
+async def test_many_holders_at_once_do_not_starve_their_own_queries(tmp_path: Path) -> None:
+    """More people's updates at once than the pool has connections: each holds its
+    person's lock and then queries (a held lock once kept a pooled connection: with
+    every connection held, the queries inside waited for ever)."""
+    store = await store_for(tmp_path)
+    try:
+        await store.create_run("run_a", "alice", "mini")
+
+        async def holder(n: int) -> None:
+            async with store.lock("person", f"tg:{n}"):
+                await asyncio.sleep(0.01)
+                assert await store.get_run("run_a") is not None
+
+        await asyncio.wait_for(asyncio.gather(*(holder(n) for n in range(60))), 20)
+    finally:
+        await store.close()
+
+
 async def test_executors_beat_and_are_forgotten(tmp_path: Path) -> None:
     store = await store_for(tmp_path)
     try:

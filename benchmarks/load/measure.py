@@ -29,6 +29,20 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def busy_warning(load_before: float, loop_lag_p99_ms: float) -> str | None:
+    """Why this run's latencies are unreliable, if they are: the machine's 1-minute load
+    average before a phase exceeded its cores (other work competed for the CPU; the
+    benchmark's own processes, ffmpeg above all, raise it during a phase, so the load
+    before tells of others), or this process's loop woke up late (it stamps the requests)."""
+    import os
+
+    cores = os.cpu_count() or 1
+    if load_before > cores or loop_lag_p99_ms > 50:
+        return (f"other work competed for the CPU (load {load_before:.1f} before a phase on {cores} CPUs, "
+                f"loop lag p99 {loop_lag_p99_ms:.0f} ms)")
+    return None
+
+
 def chat_of(call: Any) -> int | None:
     chat = call.params.get("chat_id")
     if isinstance(chat, int):
@@ -179,6 +193,32 @@ def descendants(pid: int) -> list[int]:
                 out += kids
                 todo += kids
     return out
+
+
+def machine_cpu_s() -> float:
+    """CPU seconds the whole machine has been busy since boot (all cores; /proc/stat, Linux)."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+        return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process, its reaped children, and its living descendants."""
+    import psutil
+
+    total = 0.0
+    with contextlib.suppress(psutil.Error):
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system + times.children_user + times.children_system
+    for child in descendants(pid):
+        with contextlib.suppress(psutil.Error):
+            times = psutil.Process(child).cpu_times()
+            total += times.user + times.system
+    return total
 
 
 class TreeSampler(threading.Thread):

@@ -27,7 +27,6 @@ from typing import Any
 # What a person taps, by the pending question's module name, else by its kind.
 # A pair is two taps on one question: tick, then Done; Generate, then Pick.
 SCRIPT: dict[str, str | tuple[str, str]] = {
-    "get_pet_photo": "No photo",  # imagine a pet (sending one's own photo is not simulated yet)
     "select_pet_type": "Cat",
     "select_aesthetic": "Comfort",
     "select_duration": "seconds",
@@ -35,6 +34,7 @@ SCRIPT: dict[str, str | tuple[str, str]] = {
     "select": "1.",  # any other choice: its first option
     "multi": ("▫️", "Done"),  # several may be chosen: tick the first, then Done
     "text_input": "Skip",
+    "file_input": "⏭",  # "your own pet?": no photo, the bot imagines one
     "media": ("Generate with", "Pick #1"),  # the first provider; then its first result
     "error": "Try again",  # the run stopped on an error
 }
@@ -120,17 +120,20 @@ class ChatActivity:
 
 class RunWatcher:
     """A person's latest run as the event log says, folded incrementally
-    (only new events are read; a jump makes it replay the whole log)."""
+    (only new events are read; a jump makes it replay the whole log). The log
+    is the bot's SQLite file (a path) or its PostgreSQL database (a URL)."""
 
-    def __init__(self, db_path: Path, workflow_dir: Path) -> None:
+    def __init__(self, database: Path | str, workflow_dir: Path) -> None:
         from engine.definitions import load_workflow
         from engine.fold import Fold
         from engine.modules import default_modules
 
-        self.db_path = db_path
+        self.url = database if isinstance(database, str) and database.startswith("postgres") else None
+        self.db_path = Path(database)
         self.workflow = load_workflow(workflow_dir, default_modules())
         self.fold = Fold(self.workflow, lambda _module, _outputs: None)
         self._con: sqlite3.Connection | None = None
+        self._pg: Any = None  # an asyncpg pool
         self._runs: dict[str, tuple[Any, list[Any]]] = {}  # run id -> (state, events)
         self._pool: ThreadPoolExecutor | None = None
         self.reads = 0
@@ -142,22 +145,39 @@ class RunWatcher:
 
     async def read(self, owner: str) -> Any | None:
         """`latest`, in the watcher's own thread: a read waiting on the database (or a
-        long fold) must not hold up the fake server's event loop, which stamps the requests."""
+        long fold) must not hold up the fake server's event loop, which stamps the requests.
+        On PostgreSQL the queries are asynchronous and only the fold goes to the thread."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-watcher")
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self.latest, owner)
+        loop = asyncio.get_running_loop()
+        if self.url is None:
+            return await loop.run_in_executor(self._pool, self.latest, owner)
+        import asyncpg
 
-    def close(self) -> None:
+        if self._pg is None:
+            self._pg = await asyncpg.create_pool(self.url, min_size=1, max_size=4)
+        self.reads += 1
+        run_id = await self._pg.fetchval("SELECT run_id FROM runs WHERE owner=$1 ORDER BY created_at DESC LIMIT 1",
+                                         owner)
+        if run_id is None:
+            return None
+        rows = await self._pg.fetch("SELECT seq, run_id, type, step_id, module_name, data, created_at FROM events"
+                                    " WHERE run_id=$1 AND seq>$2 ORDER BY seq", run_id, self._last_seq(run_id))
+        return await loop.run_in_executor(self._pool, self._apply, run_id, rows)
+
+    async def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown()
         if self._con is not None:
             self._con.close()
+        if self._pg is not None:
+            await self._pg.close()
+
+    def _last_seq(self, run_id: str) -> int:
+        state = self._runs.get(run_id)
+        return state[0].last_seq if state else 0
 
     def latest(self, owner: str) -> Any | None:
-        from engine.state import RunState
-        from engine.store import Event
-        from engine.store.records import loads
-
         con = self._db()
         if con is None:
             return None
@@ -170,10 +190,18 @@ class RunWatcher:
         if row is None:
             return None
         run_id = row[0]
-        state, events = self._runs.get(run_id) or (RunState(), [])
         rows = con.execute("SELECT seq, run_id, type, step_id, module_name, data, created_at FROM events"
-                           " WHERE run_id=? AND seq>? ORDER BY seq", (run_id, state.last_seq)).fetchall()
-        new = [Event(r[0], r[1], r[2], r[3], r[4], loads(r[5]), r[6]) for r in rows]
+                           " WHERE run_id=? AND seq>? ORDER BY seq", (run_id, self._last_seq(run_id))).fetchall()
+        return self._apply(run_id, rows)
+
+    def _apply(self, run_id: str, rows: list[Any]) -> Any:
+        """Fold the run's new event rows (seq, run_id, type, step_id, module_name, data, created_at)."""
+        from engine.state import RunState
+        from engine.store import Event
+        from engine.store.records import loads
+
+        state, events = self._runs.get(run_id) or (RunState(), [])
+        new = [Event(r[0], r[1], r[2], r[3], r[4], loads(r[5]), r[6]) for r in rows if r[0] > state.last_seq]
         events = events + new
         if any(e.type == "jump_requested" for e in new):
             state = self.fold.replay(events)

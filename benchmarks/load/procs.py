@@ -13,7 +13,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 
-
 async def spawn(cmd: list[str], env: dict[str, str], cwd: Path, log: Path | None,
                 stdin: bool = False) -> asyncio.subprocess.Process:
     out: Any = open(log, "ab") if log else asyncio.subprocess.PIPE  # noqa: SIM115, ASYNC230 - handed to the child
@@ -62,6 +61,29 @@ async def stop_providers(proc: asyncio.subprocess.Process) -> dict[str, Any]:
     line = await asyncio.wait_for(proc.stdout.readline(), 60)
     await stop(proc)
     return (json.loads(line) if line.startswith(b"{") else {}) | {"cpu_s": times.user + times.system}
+
+
+def ccbot_env(tg: Any, urls: dict[str, str], user_ids: list[int], data_dir: Path) -> dict[str, str]:
+    """`ccbot run`'s environment, as an operator would set it: the fake Bot API `tg`, the
+    people allowed, a data dir, and the live provider clients pointed at the fakes (`urls`)."""
+    from benchmarks.load.providers import KEYS
+
+    return base_env() | {
+        "TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_BASE_URL": tg.base_url, "TELEGRAM_API_FILE_URL": tg.base_file_url,
+        "CCBOT_ALLOWED_USERS": ",".join(map(str, user_ids)), "CCBOT_DATA_DIR": str(data_dir),
+        "OPENAI_API_KEY": KEYS["openai"], "OPENAI_BASE_URL": urls["openai"],
+        "LEONARDO_API_KEY": KEYS["leonardo"], "LEONARDO_BASE_URL": urls["leonardo"],
+        "ELEVENLABS_API_KEY": KEYS["elevenlabs"], "ELEVENLABS_BASE_URL": urls["elevenlabs"]}
+
+
+async def wait_ready(procs: list[asyncio.subprocess.Process], ready: Any, what: str, log: Path,
+                     timeout: float = 120.0) -> None:
+    """Until `ready()` is true; exits with the end of `log` when a process died or it took too long."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not ready():
+        if any(p.returncode is not None for p in procs) or asyncio.get_running_loop().time() > deadline:
+            raise SystemExit(f"{what} did not start:\n{log.read_text(errors='replace')[-3000:]}")
+        await asyncio.sleep(0.05)
 
 
 def ccbot_command() -> list[str]:

@@ -63,7 +63,8 @@ class TelegramFront:
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.app: Application | None = None
-        flood = FloodGate(settings.ccbot_overall_per_s, settings.ccbot_chat_per_s, settings.ccbot_chat_burst)
+        flood = FloodGate(settings.ccbot_overall_per_s, settings.ccbot_chat_per_s, settings.ccbot_chat_burst,
+                          processes=settings.ccbot_bot_processes)
         outbox = Outbox(lambda: self._app().bot, flood, settings.telegram_upload_limit_mb * 1024 * 1024,
                         settings.telegram_download_limit_mb * 1024 * 1024)
         sessions = Sessions(engine.services.store)

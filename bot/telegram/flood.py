@@ -8,6 +8,10 @@
 - a 429 that still comes pauses everything for the time Telegram asks.
 
 Cosmetic calls (chat actions) never wait: `try_slot` says no when a slot is not free.
+
+The limits are Telegram's for the bot, not for a process: N identical processes
+serving one bot (CCBOT_BOT_PROCESSES) each keep 1/N of every budget, so together
+they stay within it (any of them may write to any chat, as webhooks go to any).
 """
 
 from __future__ import annotations
@@ -55,7 +59,11 @@ class Bucket:
 
 class FloodGate:
     def __init__(self, overall_per_s: float = 30.0, chat_per_s: float = 1.0, chat_burst: float = 20.0,
-                 group_per_min: float = 20.0) -> None:
+                 group_per_min: float = 20.0, processes: int = 1) -> None:
+        share = 1.0 / max(1, processes)  # this process's part of the bot's budgets
+        overall_per_s, chat_per_s, group_per_min = overall_per_s * share, chat_per_s * share, group_per_min * share
+        chat_burst = max(1.0, chat_burst * share)
+        self._group_burst = max(1.0, 20.0 * share)
         self._overall = Bucket(overall_per_s, overall_per_s)
         self._chat_rate, self._chat_burst = chat_per_s, chat_burst
         self._group_rate = group_per_min / 60.0
@@ -75,7 +83,7 @@ class FloodGate:
                 for key in [k for k, b in self._chats.items() if b.idle(now)]:
                     del self._chats[key]
             group = chat_id < 0
-            bucket = Bucket(self._group_rate, 20.0) if group else Bucket(self._chat_rate, self._chat_burst)
+            bucket = Bucket(self._group_rate, self._group_burst) if group else Bucket(self._chat_rate, self._chat_burst)
             self._chats[chat_id] = bucket
         return bucket
 
