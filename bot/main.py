@@ -146,7 +146,7 @@ async def serve_webhook(settings: Settings, engine: Engine) -> None:
     await app.initialize()
     await front.post_init(app)
     await app.start()
-    server = WebhookServer(front.bot, app, secret)
+    server = WebhookServer(front.bot, app, secret, front.catch_up_person)
     server.start(settings.webhook_listen, settings.webhook_port)
     assert settings.webhook_url
     await front.bot.outbox.set_webhook(settings.webhook_url, secret)
