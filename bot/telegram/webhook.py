@@ -2,9 +2,12 @@
 
 Any process may get any update. Each update is handled inside the person's
 lock (shared across processes on PostgreSQL) and answered 200 only once it
-was handled, so an update whose process died mid-way is delivered again by
-Telegram to another one. An update id already handled (a redelivery) is
-answered 200 and not handled twice.
+was handled. The lock keeps one person's updates apart, their order comes from
+Telegram: the Bot API server posts one chat's updates one at a time (the next
+once the one before it was answered 200 or given up), so answering only once
+handled keeps them in order across processes. It also means that an update
+whose process died mid-way is delivered again by Telegram to another one. An
+update id already handled (a redelivery) is answered 200 and not handled twice.
 
 An update whose handling began and never ended (`update-begun:` claimed, not
 `update:`) was cut short by its process's death, somewhere: it is handled
