@@ -307,6 +307,7 @@ class FakeTelegramServer:
         self.webhook: dict[str, Any] = {}
         self.webhook_deliveries: list[tuple[int, int | None]] = []  # (update_id, HTTP status or None)
         self.webhook_in_flight: dict[int, str] = {}  # update_id -> the URL it is being posted to now
+        self._webhook_tail: dict[int, asyncio.Future[None]] = {}  # per chat: the last delivery queued
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.pinned: dict[int | str, list[int]] = defaultdict(list)
         self.blocked_users: set[int] = set()
@@ -1122,7 +1123,35 @@ class FakeTelegramServer:
                 info["last_error_message"] = self.webhook["last_error_message"]
         return info
 
+    @staticmethod
+    def _queue_of(update: dict[str, Any]) -> int:
+        """Whose updates one delivery queue holds: the chat's (else the sender's)."""
+        for kind, body in update.items():
+            if isinstance(body, dict):
+                chat = body.get("chat") or (body.get("message") or {}).get("chat") or body.get("from") or {}
+                if "id" in chat:
+                    return int(chat["id"])
+        return 0
+
     async def _deliver_webhook(self, update: dict[str, Any]) -> None:
+        """One chat's updates one at a time, in order (as the Bot API server's
+        WebhookActor keeps one queue per chat: the next update of a queue is sent
+        once the one before it was confirmed or given up)."""
+        queue = self._queue_of(update)
+        before = self._webhook_tail.get(queue)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._webhook_tail[queue] = mine
+        try:
+            if before is not None:
+                await asyncio.shield(before)
+            await self._post_until_confirmed(update)
+        finally:
+            if not mine.done():
+                mine.set_result(None)
+            if self._webhook_tail.get(queue) is mine:
+                del self._webhook_tail[queue]
+
+    async def _post_until_confirmed(self, update: dict[str, Any]) -> None:
         """Post an update to the webhook until it answers 200 (as Telegram does).
         With `proxy_targets` set (a test's stand-in for a reverse proxy in front of
         several bot processes), each attempt goes to the next target in turn."""
