@@ -390,6 +390,7 @@ class Person:
     pressed: list[tuple[str, str]] = field(default_factory=list)
     taps: list[tuple[str, float]] = field(default_factory=list)  # (callback query id, monotonic time)
     waits: list[float] = field(default_factory=list)  # s from a tap until the next question was on screen
+    chaser: str | None = None  # a command sent right after each tap: two updates of one person at once
 
     @property
     def owner(self) -> str:
@@ -413,6 +414,8 @@ class Person:
             self.waits.append(time.monotonic() - self.taps[-1][1])
         query = self.tg.inject_callback(self.user, message_id, data)
         self.taps.append((query, time.monotonic()))
+        if self.chaser:
+            self.tg.inject_command(self.user, self.chaser)
         return query
 
     def answer_latencies(self) -> list[float]:
