@@ -100,7 +100,7 @@ class PgRunReader(RunReader):
     """The run log read from PostgreSQL (one autocommit connection: every query sees the latest commit)."""
 
     def __init__(self, url: str, workflow_dir: Path) -> None:
-        super().__init__(Path("/nonexistent"), workflow_dir)
+        super().__init__(Path("/nonexistent"), workflow_dir)  # no SQLite file: every query goes through _rows
         self.url = url
         self._pg: psycopg.Connection[Any] | None = None
 

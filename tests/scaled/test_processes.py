@@ -127,7 +127,11 @@ async def test_three_bots_and_a_worker_survive_kills_with_every_promise_kept(fak
     try:
         chaos_task = asyncio.create_task(chaos())
         run_ids = await asyncio.gather(*(one(p) for p in people))
-        await asyncio.wait_for(chaos_task, 30)
+        done, _ = await asyncio.wait([chaos_task], timeout=30)
+        if not done:
+            chaos_task.cancel()
+            pytest.fail(f"the runs ended before both kills happened (so far: {seen})")
+        chaos_task.result()
     finally:
         await cluster.stop()
         reader.close()
