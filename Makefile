@@ -17,16 +17,17 @@ demo: $(STAMP)
 	@if [ -t 0 ]; then $(BIN)/ccbot demo; else $(BIN)/ccbot demo --auto; fi
 
 # Everything on SQLite, then the engine, bot and store suites again on a real PostgreSQL
-# that the tests start themselves (skipped, saying why, where PostgreSQL is not installed).
+# that the tests start themselves, with the multi-process test of tests/scaled (skipped, saying
+# why, where PostgreSQL is not installed).
 test: $(STAMP)
 	$(BIN)/python -m pytest
-	CCBOT_TEST_DATABASE=postgres $(BIN)/python -m pytest tests/engine tests/bot tests/test_store.py
+	CCBOT_TEST_DATABASE=postgres $(BIN)/python -m pytest tests/engine tests/bot tests/test_store.py tests/scaled
 
 # The same suites with the jobs and renders on DBOS (CCBOT_JOBS=dbos, engine/durable/); the DBOS
 # runner's own tests (tests/engine/test_durable_*.py) already run in `make test`.
 test-dbos: $(STAMP)
 	CCBOT_JOBS=dbos $(BIN)/python -m pytest
-	CCBOT_JOBS=dbos CCBOT_TEST_DATABASE=postgres $(BIN)/python -m pytest tests/engine tests/bot tests/test_store.py
+	CCBOT_JOBS=dbos CCBOT_TEST_DATABASE=postgres $(BIN)/python -m pytest tests/engine tests/bot tests/test_store.py tests/scaled
 
 # The long resilience run (docs/reliability.md): a SIGKILL after every kind of event, provider and
 # Telegram faults, bad input, 50 people at once; prints the measurements, writes build/proof.json.

@@ -105,22 +105,30 @@ def run_worker(settings: Settings) -> int:
 
     async def serve() -> None:
         engine = await open_engine(settings)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        work = asyncio.create_task(engine.serve_forever(), name="worker")
-        log.info("worker %s: running jobs and renders", engine.durable.config.executor_id if engine.durable else "?")
         try:
-            await asyncio.wait([work, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+            await serve_worker(engine)
         finally:
-            work.cancel()
             await engine.close()
-        if work.done() and not work.cancelled() and work.exception() is not None:
-            raise work.exception()  # type: ignore[misc]
 
     asyncio.run(serve())
     return 0
+
+
+async def serve_worker(engine: Engine) -> None:
+    """A worker's life on an open engine (the caller closes it): jobs and renders until
+    SIGTERM or Ctrl-C; an error of the work itself is raised."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    work = asyncio.create_task(engine.serve_forever(), name="worker")
+    log.info("worker %s: running jobs and renders", engine.durable.config.executor_id if engine.durable else "?")
+    try:
+        await asyncio.wait([work, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        work.cancel()
+    if work.done() and not work.cancelled() and work.exception() is not None:
+        raise work.exception()  # type: ignore[misc]
 
 
 async def serve_webhook(settings: Settings, engine: Engine) -> None:
@@ -138,7 +146,7 @@ async def serve_webhook(settings: Settings, engine: Engine) -> None:
     await app.initialize()
     await front.post_init(app)
     await app.start()
-    server = WebhookServer(front.bot, app, secret)
+    server = WebhookServer(front.bot, app, secret, front.catch_up_person)
     server.start(settings.webhook_listen, settings.webhook_port)
     assert settings.webhook_url
     await front.bot.outbox.set_webhook(settings.webhook_url, secret)

@@ -29,7 +29,7 @@ from bot.render import OutMessage
 from bot.telegram.access import Access, Gate
 from bot.telegram.admin import ADMIN_COMMANDS, Admin
 from bot.telegram.actions import ON_MENU, ON_QUESTION
-from bot.telegram.catchup import catch_up
+from bot.telegram.catchup import catch_up, catch_up_run
 from bot.telegram.ccbot import CCBot, callback_secret
 from bot.telegram.commands import COMMANDS, Commands
 from bot.telegram.conversation import Conversation
@@ -41,7 +41,7 @@ from bot.telegram.photos import Photos
 from bot.telegram.presenter import Presenter
 from bot.telegram.progress import SORRY, Progress
 from bot.telegram.session import Sessions
-from bot.telegram.tap import NotYours, PersonLocks, Tap, owner_of
+from bot.telegram.tap import CUT_SHORT, NotYours, PersonLocks, Tap, owner_of
 from bot.telegram.voice import Voice
 from engine.api import Engine
 from engine.errors import EngineError, InvalidResponse, StaleInteraction
@@ -114,6 +114,13 @@ class TelegramFront:
         await catch_up(self.bot, self.progress)
         self._housekeeping = asyncio.create_task(self.housekeeping(), name="housekeeping")
 
+    async def catch_up_person(self, user_id: int) -> None:
+        """After an update whose process died mid-way was handled again: the person's chat
+        gets what that process did not show (the open question, results), each once."""
+        view = await self.bot.engine.active_run(owner_of(user_id))
+        if view is not None:
+            await catch_up_run(self.bot, self.progress, view)
+
     async def on_remote_event(self, message: dict[str, Any]) -> None:
         """An engine event from another process (a worker): handled by exactly one bot process."""
         event_id = str(message.get("id") or "")
@@ -148,7 +155,11 @@ class TelegramFront:
         bot = self.bot
         data = callbacks.decode(query.data or "", bot.secret)
         chat_id = update.effective_chat.id if update.effective_chat else update.effective_user.id
-        tap = Tap(query, data or callbacks.CallbackData("noop", ""), update.effective_user.id, chat_id, bot.outbox)
+        # a tap handled again after its process died mid-way was answered by that process (it answers
+        # first thing while it holds the person): the engine ignores the repeated choice, and this
+        # handling says nothing more ("no longer open" would be wrong for a choice that was taken)
+        tap = Tap(query, data or callbacks.CallbackData("noop", ""), update.effective_user.id, chat_id, bot.outbox,
+                  answered=CUT_SHORT.get())
         if data is None:
             await tap.answer("This button is not valid.")
             return

@@ -56,6 +56,9 @@ class PersonLocks:
 
 
 _HELD: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("held_people", default=frozenset())
+# True while an update is handled again because the process handling it before died mid-way
+# (bot/telegram/webhook.py): what that process already did to the chat is not done twice
+CUT_SHORT: contextvars.ContextVar[bool] = contextvars.ContextVar("update_cut_short", default=False)
 
 
 class NotYours(EngineError):

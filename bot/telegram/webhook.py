@@ -2,9 +2,18 @@
 
 Any process may get any update. Each update is handled inside the person's
 lock (shared across processes on PostgreSQL) and answered 200 only once it
-was handled, so an update whose process died mid-way is delivered again by
-Telegram to another one. An update id already handled (a redelivery) is
-answered 200 and not handled twice.
+was handled. The lock keeps one person's updates apart, their order comes from
+Telegram: the Bot API server posts one chat's updates one at a time (the next
+once the one before it was answered 200 or given up), so answering only once
+handled keeps them in order across processes. It also means that an update
+whose process died mid-way is delivered again by Telegram to another one. An
+update id already handled (a redelivery) is answered 200 and not handled twice.
+
+An update whose handling began and never ended (`update-begun:` claimed, not
+`update:`) was cut short by its process's death, somewhere: it is handled
+again with CUT_SHORT set (a tap is not answered twice; the engine ignores an
+answer it already has), then the person's chat is caught up with what the
+dead process did not show.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import tornado.httpserver
@@ -20,7 +30,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.telegram.ccbot import CCBot
-from bot.telegram.tap import owner_of
+from bot.telegram.tap import CUT_SHORT, owner_of
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +41,11 @@ MAX_BODY = 1_000_000  # an update is a few kB
 class Inbox:
     """What the route does with one update: dedupe, the person's lock, handling."""
 
-    def __init__(self, bot: CCBot, app: Application) -> None:
+    def __init__(self, bot: CCBot, app: Application,
+                 catch_up: Callable[[int], Awaitable[None]] | None = None) -> None:
         self.bot = bot
         self.app = app
+        self.catch_up = catch_up  # (user id): show the person what a dead process did not
 
     async def handle(self, data: dict[str, Any]) -> None:
         update = Update.de_json(data, self.app.bot)
@@ -47,7 +59,17 @@ class Inbox:
             if await store.claimed(done):
                 log.info("update %s came again: already handled", update.update_id)
                 return
-            await self.app.process_update(update)
+            cut_short = not (await store.claim([f"update-begun:{update.update_id}"]))[0]
+            if cut_short:
+                log.warning("update %s came again after its handling was cut short: handled again",
+                            update.update_id)
+            token = CUT_SHORT.set(cut_short)
+            try:
+                await self.app.process_update(update)
+                if cut_short and self.catch_up is not None:
+                    await self.catch_up(user.id)
+            finally:
+                CUT_SHORT.reset(token)
             await store.claim([done])
 
 
@@ -74,8 +96,9 @@ class _Route(tornado.web.RequestHandler):
 
 
 class WebhookServer:
-    def __init__(self, bot: CCBot, app: Application, secret: str | None) -> None:
-        self.inbox = Inbox(bot, app)
+    def __init__(self, bot: CCBot, app: Application, secret: str | None,
+                 catch_up: Callable[[int], Awaitable[None]] | None = None) -> None:
+        self.inbox = Inbox(bot, app, catch_up)
         self.secret = secret
         self._server: tornado.httpserver.HTTPServer | None = None
 

@@ -306,6 +306,8 @@ class FakeTelegramServer:
         self.calls: list[Call] = []
         self.webhook: dict[str, Any] = {}
         self.webhook_deliveries: list[tuple[int, int | None]] = []  # (update_id, HTTP status or None)
+        self.webhook_in_flight: dict[int, str] = {}  # update_id -> the URL it is being posted to now
+        self._webhook_tail: dict[int, asyncio.Future[None]] = {}  # per chat: the last delivery queued
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.pinned: dict[int | str, list[int]] = defaultdict(list)
         self.blocked_users: set[int] = set()
@@ -315,6 +317,7 @@ class FakeTelegramServer:
         self._messages: dict[tuple[int | str, int], _MessageState] = {}
         self._next_message_id: dict[int | str, int] = defaultdict(lambda: 1)
         self._updates: list[dict[str, Any]] = []  # not yet confirmed
+        self.injected: list[dict[str, Any]] = []  # every update ever queued, in update_id order
         self._next_update_id = 10_000
         self._allowed_updates: list[str] | None = None
         self._poll_waiter: asyncio.Future[str] | None = None
@@ -365,8 +368,10 @@ class FakeTelegramServer:
         self._notify()
         if self._poll_waiter and not self._poll_waiter.done():
             self._poll_waiter.set_result("stop")
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # webhook deliveries end before their session
         if self._session:
             await self._session.close()
             self._session = None
@@ -434,6 +439,7 @@ class FakeTelegramServer:
         update["update_id"] = self._next_update_id
         self._next_update_id += 1
         self._updates.append(update)
+        self.injected.append(update)
         if self._poll_waiter and not self._poll_waiter.done():
             self._poll_waiter.set_result("update")
         if self.webhook.get("url"):
@@ -1117,7 +1123,35 @@ class FakeTelegramServer:
                 info["last_error_message"] = self.webhook["last_error_message"]
         return info
 
+    @staticmethod
+    def _queue_of(update: dict[str, Any]) -> int:
+        """Whose updates one delivery queue holds: the chat's (else the sender's)."""
+        for kind, body in update.items():
+            if isinstance(body, dict):
+                chat = body.get("chat") or (body.get("message") or {}).get("chat") or body.get("from") or {}
+                if "id" in chat:
+                    return int(chat["id"])
+        return 0
+
     async def _deliver_webhook(self, update: dict[str, Any]) -> None:
+        """One chat's updates one at a time, in order (as the Bot API server's
+        WebhookActor keeps one queue per chat: the next update of a queue is sent
+        once the one before it was confirmed or given up)."""
+        queue = self._queue_of(update)
+        before = self._webhook_tail.get(queue)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._webhook_tail[queue] = mine
+        try:
+            if before is not None:
+                await asyncio.shield(before)
+            await self._post_until_confirmed(update)
+        finally:
+            if not mine.done():
+                mine.set_result(None)
+            if self._webhook_tail.get(queue) is mine:
+                del self._webhook_tail[queue]
+
+    async def _post_until_confirmed(self, update: dict[str, Any]) -> None:
         """Post an update to the webhook until it answers 200 (as Telegram does).
         With `proxy_targets` set (a test's stand-in for a reverse proxy in front of
         several bot processes), each attempt goes to the next target in turn."""
@@ -1129,11 +1163,14 @@ class FakeTelegramServer:
             if self.proxy_targets:
                 url = self.proxy_targets[(update["update_id"] + attempt) % len(self.proxy_targets)]
             status: int | None
+            self.webhook_in_flight[update["update_id"]] = url
             try:
                 status = await self.post_update_to(url, update, self.webhook.get("secret_token"))
             except (aiohttp.ClientError, OSError) as exc:
                 status = None
                 self.webhook["last_error_message"] = f"Connection failed: {exc}"
+            finally:
+                self.webhook_in_flight.pop(update["update_id"], None)
             self.webhook_deliveries.append((update["update_id"], status))
             if status == 200:
                 if update in self._updates:

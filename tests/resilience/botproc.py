@@ -1,12 +1,14 @@
 """The bot as its own process, for tests that kill it for real (SIGKILL).
 
-    python -m tests.resilience.botproc
+    python -m tests.resilience.botproc [poll | webhook | worker]
 
-Built exactly like `ccbot run` (bot.app.run_bot): Settings from the
+Built exactly like `ccbot run` (bot.main.run_bot): Settings from the
 environment, live providers from `build_registry(settings)` (their base URLs
-point at the fake provider servers of the test process), the engine, the
-bot's UI store, `build_application` and `run_polling`. Test-only knobs, all
-optional, read from the environment:
+point at the fake provider servers of the test process), the engine on the
+configured store (SQLite, or CCBOT_DATABASE_URL), then `build_application` and
+`run_polling` (poll, the default), `serve_webhook` (webhook: `ccbot run
+--webhook`) or `serve_worker` (worker: `ccbot worker`, with CCBOT_ROLE=worker).
+Test-only knobs, all optional, read from the environment:
 
     RESILIENCE_WORKFLOW      one workflow folder (default: the installed ones)
     RESILIENCE_POLL_SCALE    engine poll_scale (provider poll intervals x this)
@@ -28,17 +30,19 @@ import asyncio
 import json
 import os
 import resource
+import sys
 from pathlib import Path
 
 
-def main() -> int:
-    from bot.main import configure_logging
+def main(mode: str = "poll") -> int:
+    from bot.main import configure_logging, serve_webhook, serve_worker
     from bot.telegram.app import build_application
     from engine.providers.http import RetryPolicy
     from engine.providers.live import aclose_registry, build_registry
     from engine.providers.registry import offline_registry
     from engine.api import Engine
     from engine.settings import Settings
+    from engine.store import open_store
     from tests.resilience.faults import ENV, ENV_BEFORE, kill_after
 
     settings = Settings(_env_file=None)
@@ -66,17 +70,23 @@ def main() -> int:
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    store = loop.run_until_complete(open_store(settings.database))
     engine = loop.run_until_complete(Engine.open(
-        db_path=settings.db_path, media_root=settings.media_root, providers=registry,
+        store=store, media_root=settings.media_root, providers=registry, settings=settings,
         budget_usd=settings.ccbot_user_budget_usd, usd_per_credit=settings.ccbot_leonardo_usd_per_credit,
         workflow_dirs=[Path(workflow)] if workflow else None,
         poll_scale=float(env.get("RESILIENCE_POLL_SCALE", "1") or 1),
     ))
     engine.services.store.after_commit = kill_after(env.get(ENV))
     engine.services.store.before_commit = kill_after(env.get(ENV_BEFORE))
-    app, _ = build_application(settings, engine)
     try:
-        app.run_polling(close_loop=False, poll_interval=0.0, timeout=5)
+        if mode == "webhook":
+            loop.run_until_complete(serve_webhook(settings, engine))
+        elif mode == "worker":
+            loop.run_until_complete(serve_worker(engine))
+        else:
+            app, _ = build_application(settings, engine)
+            app.run_polling(close_loop=False, poll_interval=0.0, timeout=5)
     finally:
         loop.run_until_complete(engine.close())
         loop.run_until_complete(aclose_registry(registry))
@@ -88,4 +98,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(*sys.argv[1:2]))

@@ -139,18 +139,26 @@ class Fakes:
 # ============================================================ the bot process
 
 
+# what a process started in each mode logs once it serves (long polling is seen at the fake instead)
+READY_LINE = {"webhook": "webhook listening on", "worker": "running jobs and renders"}
+
+
 class BotProcess:
-    """One bot, restartable on the same data directory."""
+    """One bot, restartable on the same data directory. `mode`: "poll" (`ccbot run`),
+    "webhook" (`ccbot run --webhook`) or "worker" (`ccbot worker`); several processes
+    may share one data directory, each with its own `name` (its log file)."""
 
     def __init__(self, fakes: Fakes, data_dir: Path, *, users: tuple[int, ...], workflow: Path | None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, mode: str = "poll", name: str = "bot") -> None:
         self.fakes = fakes
         self.data_dir = data_dir
         self.env = fakes.env(data_dir, users, workflow) | (env or {})
+        self.mode = mode
+        self.name = name
         self.proc: asyncio.subprocess.Process | None = None
         self.starts = 0
         self.kills = 0  # deaths by SIGKILL (the fault hook's or ours)
-        self.log_path = data_dir / "bot.log"
+        self.log_path = data_dir / f"{name}.log"
         data_dir.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -170,19 +178,20 @@ class BotProcess:
         if kill_before:
             env["CCBOT_FAULT_KILL_BEFORE"] = kill_before
         mark = self.tg.mark()
+        log_mark = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115, ASYNC230 - a local file, handed to the child
         try:
             # in a process group of its own, as under a service manager or in Docker
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "tests.resilience.botproc", cwd=str(self.data_dir), env=env,
+                sys.executable, "-m", "tests.resilience.botproc", self.mode, cwd=str(self.data_dir), env=env,
                 stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         finally:
             log.close()
         self.starts += 1
-        # ready: it has registered its commands, resumed its runs and asks for updates
+        # ready: it has registered its commands, resumed its runs and asks for updates (or serves)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not any(c.method == "getUpdates" for c in self.tg.calls[mark:]):
+        while not self._ready(mark, log_mark):
             if not self.alive:
                 await self._reap()
                 if self.proc.returncode == -signal.SIGKILL:  # killed by its fault hook while resuming
@@ -191,6 +200,13 @@ class BotProcess:
             if loop.time() > deadline:
                 raise TimeoutError(f"the bot did not start polling in {timeout} s:\n{self.log_tail()}")
             await asyncio.sleep(0.05)
+
+    def _ready(self, mark: int, log_mark: int) -> bool:
+        if self.mode in READY_LINE:
+            with self.log_path.open("rb") as f:  # only what this start logged
+                f.seek(log_mark)
+                return READY_LINE[self.mode].encode() in f.read()
+        return any(c.method == "getUpdates" for c in self.tg.calls[mark:])
 
     async def _reap(self) -> None:
         assert self.proc is not None
@@ -255,7 +271,8 @@ class BotProcess:
 
 
 class RunReader:
-    """The latest run of an owner, rebuilt from the event log like a restart would."""
+    """The latest run of an owner, rebuilt from the event log like a restart would.
+    Reads SQLite; a subclass reads another database through `_rows`."""
 
     def __init__(self, db_path: Path, workflow_dir: Path) -> None:
         self.db_path = db_path
@@ -271,21 +288,24 @@ class RunReader:
             self._con = sqlite3.connect(self.db_path, timeout=5, isolation_level=None)
         return self._con
 
+    def _rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]] | None:
+        """The rows of a query (`?` placeholders); None while the database or its tables do not exist."""
+        con = self._connect()
+        if con is None:
+            return None
+        try:
+            return con.execute(sql, args).fetchall()
+        except sqlite3.OperationalError:  # not created yet
+            return None
+
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
             self._con = None
 
     def run_id(self, owner: str) -> str | None:
-        con = self._connect()
-        if con is None:
-            return None
-        try:
-            row = con.execute("SELECT run_id FROM runs WHERE owner=? ORDER BY created_at DESC LIMIT 1",
-                              (owner,)).fetchone()
-        except sqlite3.OperationalError:  # not created yet
-            return None
-        return row[0] if row else None
+        rows = self._rows("SELECT run_id FROM runs WHERE owner=? ORDER BY created_at DESC LIMIT 1", owner)
+        return rows[0][0] if rows else None
 
     def events(self, run_id: str) -> list[Event]:
         return self._load(run_id)[2]
@@ -298,14 +318,12 @@ class RunReader:
         return self.run(run_id) if run_id else None
 
     def _load(self, run_id: str) -> tuple[int, RunState, list[Event]]:
-        con = self._connect()
-        assert con is not None
-        (last,) = con.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id=?", (run_id,)).fetchone()
+        ((last,),) = self._rows("SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id=?", run_id) or [(0,)]
         cached = self._cache.get(run_id)
         if cached and cached[0] == last:
             return cached
-        rows = con.execute("SELECT seq, run_id, type, step_id, module_name, data, created_at FROM events"
-                           " WHERE run_id=? ORDER BY seq", (run_id,)).fetchall()
+        rows = self._rows("SELECT seq, run_id, type, step_id, module_name, data, created_at FROM events"
+                          " WHERE run_id=? ORDER BY seq", run_id) or []
         events = [Event(r[0], r[1], r[2], r[3], r[4], loads(r[5]), r[6]) for r in rows]
         result = (last, Fold(self.workflow, lambda _module, _outputs: None).replay(events), events)
         self._cache[run_id] = result
@@ -372,6 +390,7 @@ class Person:
     pressed: list[tuple[str, str]] = field(default_factory=list)
     taps: list[tuple[str, float]] = field(default_factory=list)  # (callback query id, monotonic time)
     waits: list[float] = field(default_factory=list)  # s from a tap until the next question was on screen
+    chaser: str | None = None  # a command sent right after each tap: two updates of one person at once
 
     @property
     def owner(self) -> str:
@@ -395,6 +414,8 @@ class Person:
             self.waits.append(time.monotonic() - self.taps[-1][1])
         query = self.tg.inject_callback(self.user, message_id, data)
         self.taps.append((query, time.monotonic()))
+        if self.chaser:
+            self.tg.inject_command(self.user, self.chaser)
         return query
 
     def answer_latencies(self) -> list[float]:
