@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.background import BackgroundWork
 from engine.catalogue import load_catalogue
 from engine.definitions import ModuleDef, WorkflowDef
 from engine.errors import EngineError, InvalidResponse, NotOwner, RunNotActive, StaleInteraction
 from engine.ids import new_id
-from engine.jobs import JobRunner, job_created_event, same_request
+from engine.jobs import job_created_event, same_request
 from engine.modules import default_modules
 from engine.modules.base import Module
 from engine.lookahead import last_costs, priced, set_off_by
@@ -29,12 +27,13 @@ from engine.providers.base import LLMResult, ProviderError
 from engine.providers.registry import ProviderRegistry
 from engine.runlog import Listener, RunLog
 from engine.runner import RunLoop
+from engine.runners import durable_for, runners_for
 from engine.services import FetchPolicy, Services
 from engine.settings import Settings
 from engine.state import RunState
 from engine.spending import KIND_OF_ACTION, OverBudget, Spending
 from engine.store import JobChange, NewEvent, SpendChange, Store, open_store
-from engine.templating import TemplateEngine, TemplateError
+from engine.templating import TemplateEngine
 from engine.understanding import interpret
 from engine.views import run_view, status_fields
 
@@ -42,7 +41,6 @@ if TYPE_CHECKING:
     from engine.durable import Durable
 
 log = logging.getLogger(__name__)
-JOB_RUNNERS = ("tasks", "dbos")
 
 UNDERSTAND_CEILING_USD = 0.002  # what reading one typed message may cost at most (a small model, short prompt)
 TRANSCRIBE_USD_PER_MINUTE_CEILING = 0.02  # a voice note's price ceiling before the call
@@ -59,20 +57,7 @@ class Engine:
         self.runlog = RunLog(services.store, workflows, self._answer_text)
         self.loop = RunLoop(self.runlog, services, self.modules)
         self.durable = durable
-        self.jobs: JobRunner
-        self.background: BackgroundWork
-        if durable is None:  # asyncio tasks in this process, the log the only record (engine/jobs.py)
-            self.jobs = JobRunner(self.runlog, services)
-            self.background = BackgroundWork(self.runlog, self.loop)
-        else:  # DBOS workflows on queues, run by this process or by workers (engine/durable/)
-            from engine.durable.background import DurableBackground
-            from engine.durable.jobs import DurableJobRunner
-
-            self.jobs = DurableJobRunner(self.runlog, services, durable.runtime)
-            self.background = DurableBackground(self.runlog, self.loop, durable.runtime)
-            if durable.config.role == "worker" and services.store.shared:  # no front end here: pass events on
-                self.runlog.publish = True
-        self.loop.start_background = self.background.spawn
+        self.jobs, self.background = runners_for(self.runlog, self.loop, services, durable)
         if default_workflow is not None and default_workflow not in workflows:
             raise EngineError(f"the default workflow '{default_workflow}' is not installed")
         self.default_workflow_id = default_workflow or sorted(workflows)[0]
@@ -113,14 +98,7 @@ class Engine:
                             poll_scale=poll_scale, fetch=fetch_policy or FetchPolicy())
         await asyncio.to_thread(providers.warm_up)
         settings = settings or Settings(_env_file=None)  # type: ignore[call-arg]
-        kind = jobs or settings.ccbot_jobs
-        if kind not in JOB_RUNNERS:
-            raise EngineError(f"CCBOT_JOBS must be one of {', '.join(JOB_RUNNERS)}, not {kind!r}")
-        durable = None
-        if kind == "dbos":
-            from engine.durable import Durable
-
-            durable = Durable.for_store(store, settings, role, **(durable_options or {}))
+        durable = durable_for(store, settings, jobs, role, durable_options)
         engine = cls(services, workflows, modules, default_workflow, durable)
         if durable is not None:
             await durable.start()
@@ -240,18 +218,10 @@ class Engine:
             await self.services.store.record_spend([SpendChange(key=key, owner=run.owner, run_id=run_id,
                                                                 provider=getattr(llm, "name", "llm"), kind="llm",
                                                                 status="released")])
-        calls = set_off_by(found, run, self.runlog.workflow_of(run), self.modules, self._wanted(run))
+        calls = set_off_by(found, run, self.runlog.workflow_of(run), self.modules, self.loop.foreseen(run))
         live = bool(calls) and providers.llm().live
         recorded = last_costs(await self.services.store.events(run_id), {m.name for m in calls}) if live else {}
         return priced(found, calls, live, recorded)
-
-    def _wanted(self, run: RunState) -> Callable[[int, int], bool]:
-        def wanted(si: int, mi: int) -> bool:
-            try:
-                return self.loop.wanted(run, si, mi)
-            except TemplateError:  # a broken condition stops the run there; count the module as running
-                return True
-        return wanted
 
     @property
     def can_transcribe(self) -> bool:

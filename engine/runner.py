@@ -96,6 +96,16 @@ class RunLoop:
         where = Where(ctx.step_id, ctx.module.name, "when")
         return ctx.templates.render_condition(ctx.module.when or "", ctx.template_context(), where)
 
+    def foreseen(self, run: RunState) -> Callable[[int, int], bool]:
+        """`wanted` for looking ahead: a broken condition counts its module as running
+        (the run would stop there, with the error)."""
+        def wanted(si: int, mi: int) -> bool:
+            try:
+                return self.wanted(run, si, mi)
+            except TemplateError:
+                return True
+        return wanted
+
     async def _run_module(self, run: RunState, si: int, mi: int, prefix: list[NewEvent],
                           recovery_option: str | None) -> None:
         workflow = self.runlog.workflow_of(run)
