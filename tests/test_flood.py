@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from pathlib import Path
 
 from bot.telegram.flood import Bucket, FloodGate
 
@@ -75,3 +77,35 @@ async def test_several_processes_share_the_bots_budget() -> None:
     assert times[11] >= 0.15, "then 10/s: the 12th call about 0.2 s later"
     one_chat = FloodGate(overall_per_s=1000, chat_per_s=3, chat_burst=6, processes=3)
     assert one_chat._chat_bucket(7).capacity == 2 and one_chat._chat_bucket(7).rate == 1
+
+
+async def test_an_album_waiting_for_the_budget_holds_no_picture_open(tmp_path) -> None:
+    """PTB reads a picture whole when its media is built: that must wait for the slot,
+    or every album queued behind Telegram's 30/s would sit in memory."""
+    from bot.telegram.outbox import Outbox
+
+    photos = []
+    for i in range(3):
+        path = tmp_path / f"picture{i}.png"
+        path.write_bytes(b"\x89PNG" + b"x" * 1000)
+        photos.append((str(path), f"#{i + 1}"))
+
+    def open_pictures() -> list[str]:
+        fds = Path("/proc/self/fd")
+        return [t for t in (os.readlink(fd) for fd in fds.iterdir() if fd.exists()) if "picture" in t]
+
+    sent: list[int] = []
+
+    class FakeBot:
+        async def send_media_group(self, chat_id: int, media: list) -> tuple:
+            sent.append(len(media))
+            return ()
+
+    gate = FloodGate(overall_per_s=1000, chat_per_s=1000, chat_burst=1000)
+    gate.pause(0.3)  # the budget is spent for now (as after Telegram's 429)
+    outbox = Outbox(lambda: FakeBot(), gate, upload_limit_bytes=50 * 1024 * 1024)  # type: ignore[arg-type,return-value]
+    task = asyncio.create_task(outbox.send_album(7, photos))
+    await asyncio.sleep(0.1)
+    assert not task.done() and open_pictures() == [], "waiting: nothing opened yet"
+    await task
+    assert sent == [3] and open_pictures() == []

@@ -185,14 +185,20 @@ class Outbox:
 
     async def send_album(self, chat_id: int, photos: list[tuple[str, str]]) -> list[Message]:
         """2 to 10 pictures as one message group (one call), each with its caption."""
-        handles = [Path(path).open("rb") for path, _ in photos]  # noqa: SIM115 - closed below
-        try:
-            media = [InputMediaPhoto(h, caption=caption or None, parse_mode=ParseMode.HTML,
-                                     filename=Path(path).name) for h, (path, caption) in zip(handles, photos, strict=True)]
-            return list(await self._call("sendMediaGroup", chat_id, lambda: self.bot.send_media_group(chat_id, media)))
-        finally:
-            for handle in handles:
-                handle.close()
+        async def send() -> tuple[Message, ...]:
+            # opened only once the flood slot is ours: PTB reads a file whole when its media is
+            # built, so albums waiting for Telegram's budget would each hold their pictures
+            handles = [Path(path).open("rb") for path, _ in photos]  # noqa: SIM115 - closed below
+            try:
+                media = [InputMediaPhoto(h, caption=caption or None, parse_mode=ParseMode.HTML,
+                                         filename=Path(path).name)
+                         for h, (path, caption) in zip(handles, photos, strict=True)]
+                return await self.bot.send_media_group(chat_id, media)
+            finally:
+                for handle in handles:
+                    handle.close()
+
+        return list(await self._call("sendMediaGroup", chat_id, send))
 
     async def download(self, file_id: str, dest: Path) -> Path:
         """A file a person sent, into `dest` (a temporary name, then renamed: a cut-off

@@ -46,7 +46,7 @@ class Presenter:
         """Where the run stands now. `again`: send the question anew (it was
         asked for, or scrolled away); `files_again`: its files too."""
         session.focus(view.pending.interaction_id if view.pending else None)
-        await self.status(view, session)
+        await self.status(view, session, urgent=urgent)
         if view.status == RunStatus.COMPLETED:
             await self.finished(view, session)
         elif view.status == RunStatus.FAILED:
@@ -61,7 +61,7 @@ class Presenter:
             await self.question(view.pending, session, again=again, files_again=files_again, urgent=urgent)
 
     # -------------------------------------------------------------- status
-    async def status(self, view: RunView, session: Session) -> None:
+    async def status(self, view: RunView, session: Session, urgent: bool = False) -> None:
         """The pinned status message: what was chosen so far (each question says
         where the run is); sent and pinned once per run, then brought up to date
         once a step (a step's answers show together when the next one begins:
@@ -74,7 +74,9 @@ class Presenter:
         fields = await self.engine.status_fields(view.run_id, with_step=False)
         out = OutMessage(render.render_status(fields, title))
         try:
-            session.status = await self.outbox.show(session.chat_id, session.status, out, quiet=True)
+            # a new run's status is the first thing its person sees: urgent when they just asked for it
+            session.status = await self.outbox.show(session.chat_id, session.status, out, quiet=True,
+                                                    urgent=urgent and fresh)
             session.status_step = view.current_step_id
             if fresh:
                 await self.outbox.pin(session.chat_id, session.status.message_id)
