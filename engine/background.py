@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from typing import Any
 
 from engine.modules.base import ModuleFailure
@@ -21,6 +20,7 @@ from engine.runlog import RunLog
 from engine.runner import BROKEN_STEP, RunLoop, completed
 from engine.state import RunState
 from engine.store import NewEvent
+from engine.tasks import cancel_all, wait_done
 from engine.templating import TemplateError
 
 log = logging.getLogger(__name__)
@@ -59,21 +59,11 @@ class BackgroundWork:
         return self._line.index(run_id) + 1 if run_id in self._line else None
 
     async def wait_idle(self, run_id: str | None = None, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            tasks = [t for r, t in self.tasks.items() if not t.done() and run_id in (None, r)]
-            if not tasks:
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("background work still running")
-            await asyncio.wait(tasks, timeout=remaining)
+        await wait_done(lambda: [t for r, t in self.tasks.items() if run_id in (None, r)], timeout,
+                        "background work")
 
     async def shutdown(self) -> None:
-        tasks = list(self.tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all(self.tasks.values())
 
     # ------------------------------------------------------------ working
     async def _wait_turn(self, run_id: str) -> None:

@@ -31,6 +31,7 @@ from engine.services import Services
 from engine.spending import KIND_OF_ACTION
 from engine.state import JobRecord, RunState
 from engine.store import JobChange, NewEvent, SpendChange
+from engine.tasks import cancel_all, wait_done
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,16 @@ def job_created_event(job: JobRecord, step_id: str, module_name: str) -> NewEven
     }, step_id, module_name)
 
 
+async def cancel_at_provider(services: Services, run: RunState, job: JobRecord) -> None:
+    """Ask the provider to stop a job it took (best effort: some have no cancel)."""
+    provider = services.providers_for(run).media(job.provider, job.action_type)
+    if provider and job.provider_job_id:
+        try:
+            await provider.cancel(job.provider_job_id, job.provider_data)
+        except Exception:
+            log.info("provider could not cancel job %s", job.job_id)
+
+
 class JobRunner:
     def __init__(self, runlog: RunLog, services: Services) -> None:
         self.runlog = runlog
@@ -106,32 +117,17 @@ class JobRunner:
             task = self.tasks.pop(job.job_id, None)
             if task:
                 task.cancel()
-            provider = self.services.providers_for(run).media(job.provider, job.action_type)
-            if provider and job.provider_job_id:
-                try:
-                    await provider.cancel(job.provider_job_id, job.provider_data)
-                except Exception:  # best effort: the provider may have no cancel
-                    log.info("provider could not cancel job %s", job.job_id)
+            await cancel_at_provider(self.services, run, job)
             events.append(NewEvent("job_cancelled", {"job_id": job.job_id, "interaction_id": job.interaction_id}))
         return events
 
     async def wait_idle(self, run_id: str | None = None, timeout: float = 60) -> None:
         """Wait until the run's jobs (or all jobs) have finished. For tests and the demo."""
-        deadline = time.monotonic() + timeout
-        while True:
-            tasks = [t for j, t in self.tasks.items() if not t.done() and run_id in (None, self.run_of.get(j))]
-            if not tasks:
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("jobs still running")
-            await asyncio.wait(tasks, timeout=remaining)
+        await wait_done(lambda: [t for j, t in self.tasks.items() if run_id in (None, self.run_of.get(j))],
+                        timeout, "jobs")
 
     async def shutdown(self) -> None:
-        tasks = list(self.tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all(self.tasks.values())
 
     # ------------------------------------------------------------ running
     async def _run(self, run_id: str, job_id: str, submitted: bool) -> None:

@@ -29,6 +29,7 @@ from engine.runlog import RunLog
 from engine.runner import RunLoop
 from engine.state import RunState
 from engine.store import NewEvent
+from engine.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +104,7 @@ class DurableBackground(BackgroundWork):
         return self._positions.get(run_id)
 
     async def shutdown(self) -> None:
-        tasks = [*self.tasks.values(), *self.running.values()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all([*self.tasks.values(), *self.running.values()])
 
     # ------------------------------------------------------------ waiting
     async def _follow(self, run_id: str) -> None:

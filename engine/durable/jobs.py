@@ -24,19 +24,19 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from dbos import DBOS, SetWorkflowID
 
 from engine.durable.runtime import JOBS_QUEUE, Runtime
-from engine.jobs import INTERRUPTED, IN_FLIGHT, NOT_BILLED, JobRunner
+from engine.jobs import INTERRUPTED, IN_FLIGHT, NOT_BILLED, JobRunner, cancel_at_provider
 from engine.providers.base import GenerationRequest, JobStatus, MediaProvider, ProviderError
 from engine.runlog import RunLog
 from engine.services import Services
 from engine.state import JobRecord, RunState
 from engine.store import JobChange, NewEvent, SpendChange
+from engine.tasks import cancel_all, wait_done
 
 log = logging.getLogger(__name__)
 
@@ -138,34 +138,18 @@ class DurableJobRunner(JobRunner):
                 if task is not None:
                     task.cancel()
             self.run_of.pop(job.job_id, None)
-            provider = self.services.providers_for(run).media(job.provider, job.action_type)
-            if provider and job.provider_job_id:
-                try:
-                    await provider.cancel(job.provider_job_id, job.provider_data)
-                except Exception:  # best effort: the provider may have no cancel
-                    log.info("provider could not cancel job %s", job.job_id)
+            await cancel_at_provider(self.services, run, job)
             events.append(NewEvent("job_cancelled", {"job_id": job.job_id, "interaction_id": job.interaction_id}))
         return events
 
     async def wait_idle(self, run_id: str | None = None, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            tasks = [t for j, t in [*self.tasks.items(), *self.running.items()]
-                     if not t.done() and run_id in (None, self.run_of.get(j), self.running_run.get(j))]
-            if not tasks:
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("jobs still running")
-            await asyncio.wait(tasks, timeout=remaining)
+        await wait_done(lambda: [t for j, t in [*self.tasks.items(), *self.running.items()]
+                                 if run_id in (None, self.run_of.get(j), self.running_run.get(j))], timeout, "jobs")
 
     async def shutdown(self) -> None:
         """Stop waiting and stop this process's workflows where they are: they stay
         PENDING in DBOS, so the next start (or a survivor) runs them on."""
-        tasks = [*self.tasks.values(), *self.running.values()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all([*self.tasks.values(), *self.running.values()])
 
     # ----------------------------------------------------------- waiting
     async def _follow(self, run_id: str, job_id: str, resumed: bool) -> None:
