@@ -30,7 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes import RECORDED, FakeServer, image_dimensions, image_format, jpeg_bytes, tiny_mp4
-from tests.fakes.leonardo_listing import LeonardoAccount, iso_utc
+from tests.fakes.leonardo_listing import LeonardoAccount
 
 IMAGE_FIELDS = {
     "prompt", "negative_prompt", "modelId", "width", "height", "num_images", "guidance_scale",
