@@ -15,8 +15,8 @@ step first reads the log, so a step whose write was committed is not repeated;
 and a submit step that finds `job_submitting` without `job_submitted` may have
 been paid for already: it never calls the provider again, but asks it for the
 job (engine/jobs.py `_recover`: adopted and polled when exactly one matches),
-else ends the job as failed with INTERRUPTED, for the person to decide. Steps never raise (their
-failures are values), so DBOS records no Python exception of ours.
+else ends the job as failed with INTERRUPTED, for the person to decide. Steps
+never raise (their failures are values), so DBOS records no Python exception of ours.
 """
 
 from __future__ import annotations
