@@ -142,7 +142,7 @@ class Fold:
                 run.started_steps.append(data["step_index"])
             run.started_steps = [s for s in run.started_steps if s <= data["step_index"]]
         elif kind.startswith("job_"):
-            _apply_job(run, kind, data)
+            _apply_job(run, kind, data, event.created_at)
         elif kind == "llm_call":
             run.spent_usd += float(data.get("cost_usd") or 0)
         elif kind == "file_ready":
@@ -174,13 +174,14 @@ class Fold:
         run.last_error = None
 
 
-def _apply_job(run: RunState, kind: str, data: dict[str, Any]) -> None:
+def _apply_job(run: RunState, kind: str, data: dict[str, Any], at: float) -> None:
     if kind == "job_created":
         run.jobs[data["job_id"]] = JobRecord(
             job_id=data["job_id"], interaction_id=data["interaction_id"], prompt_key=data["prompt_key"],
             provider=data["provider"], action_type=data["action_type"], request=data["request"],
             params=data.get("params", {}), request_key=data.get("request_key"),
             cost_label=data.get("cost_label", "free"), estimate_usd=float(data.get("estimate_usd") or 0),
+            sent_at=at,
         )
         return
     job = run.jobs.get(data.get("job_id", ""))
@@ -188,6 +189,7 @@ def _apply_job(run: RunState, kind: str, data: dict[str, Any]) -> None:
         return
     if kind == "job_submitting":  # about to call the provider (engine/durable/jobs.py): a re-run must not call it again
         job.submitting = True
+        job.sent_at = at
     elif kind == "job_submitted":
         job.status = "submitted"
         job.provider_job_id = data["provider_job_id"]

@@ -8,8 +8,11 @@ Order of events for one job, each written before the next step happens:
 
 After a restart, a job with `job_submitted` is polled again by its id, never
 submitted again. A job with only `job_created` may or may not have reached
-the provider; it is marked failed rather than resubmitted, so a crash can
-never pay twice for one click.
+the provider; it is never resubmitted, so a crash can never pay twice for one
+click. A provider that can look its jobs up (`find_submitted`) is asked first:
+exactly one unclaimed match is adopted (`job_submitted` with recovered=True)
+and polled, charged once; no match, several, or a failed lookup mark the job
+failed (INTERRUPTED), for the person to decide.
 
 One lock rule: a job task writes only through `RunLog.hold`, one write at a
 time; what the engine asks of the runner while it holds a run (`resume`,
@@ -25,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.ids import new_id
-from engine.providers.base import FetchedFile, GenerationRequest, JobStatus, MediaProvider, ProviderError
+from engine.providers.base import (FetchedFile, GenerationRequest, JobStatus, MediaProvider, ProviderError,
+                                   SubmitResult)
 from engine.runlog import RunLog
 from engine.services import Services
 from engine.spending import KIND_OF_ACTION
@@ -47,6 +51,14 @@ _FINAL_STATUS = {"job_completed": "completed", "job_failed": "failed"}
 # a submit the provider refused outright does no work and bills nothing; anything else
 # (a timeout, a dropped connection) may have been accepted, so its reservation stays
 NOT_BILLED = ("authentication", "insufficient_credits", "rate_limit", "refused", "invalid_request")
+
+
+def adoption_keys(provider: str, provider_job_id: str, job_id: str) -> tuple[str, str]:
+    """The claims that a provider's job is one of ours, and whose: taken together just before its
+    id is recorded, so a recovery (of this run or another, in any process) never takes another
+    job's for its own, and still finds its own when the process died between claim and record."""
+    taken = f"provider-job:{provider}:{provider_job_id}"
+    return taken, f"{taken}:{job_id}"
 
 
 def same_request(run: RunState, interaction_id: str, request_key: str | None) -> tuple[JobRecord | None, str | None]:
@@ -90,22 +102,32 @@ class JobRunner:
 
     # ------------------------------------------------------- engine calls
     def spawn(self, run_id: str, job_id: str, *, submitted: bool = False) -> None:
+        self._start(run_id, job_id, "poll" if submitted else "submit")
+
+    def _start(self, run_id: str, job_id: str, mode: str) -> None:
+        """mode: submit (a new job), poll (submitted before), recover (may have been sent: look it up)."""
         if job_id in self.tasks and not self.tasks[job_id].done():
             return
-        task = asyncio.create_task(self._run(run_id, job_id, submitted), name=f"job {job_id}")
+        task = asyncio.create_task(self._run(run_id, job_id, mode), name=f"job {job_id}")
         self.tasks[job_id] = task
         self.run_of[job_id] = run_id
         task.add_done_callback(lambda _t, j=job_id: (self.tasks.pop(j, None), self.run_of.pop(j, None)))
 
     def resume(self, run: RunState) -> list[NewEvent]:
         """After a restart (run held): poll again what was submitted; what was
-        not confirmed comes back as failures, never as a second submission."""
+        not confirmed is looked up at its provider, or comes back as a failure, never
+        as a second submission."""
         events = []
         for job in run.jobs.values():
             if job.status in IN_FLIGHT:
                 self.spawn(run.run_id, job.job_id, submitted=True)
             elif job.status == "created" and job.job_id not in self.tasks:
-                events.append(NewEvent("job_failed", {"job_id": job.job_id, "error": INTERRUPTED, "retryable": True}))
+                provider = self.services.providers_for(run).media(job.provider, job.action_type)
+                if provider is not None and provider.can_find_submitted:
+                    self._start(run.run_id, job.job_id, "recover")
+                else:
+                    events.append(NewEvent("job_failed", {"job_id": job.job_id, "error": INTERRUPTED,
+                                                          "retryable": True}))
         return events
 
     async def cancel(self, run: RunState) -> list[NewEvent]:
@@ -130,7 +152,7 @@ class JobRunner:
         await cancel_all(self.tasks.values())
 
     # ------------------------------------------------------------ running
-    async def _run(self, run_id: str, job_id: str, submitted: bool) -> None:
+    async def _run(self, run_id: str, job_id: str, mode: str) -> None:
         run = await self.runlog.load(run_id)
         job = run.jobs.get(job_id)
         if job is None:
@@ -140,8 +162,14 @@ class JobRunner:
         try:
             if provider is None:
                 raise ProviderError("This provider is no longer configured.", kind="unavailable")
-            if not submitted:
-                job = await self._submit(run_id, job, provider, out_dir)
+            if mode == "recover":
+                adopted = await self._recover(run_id, job, provider)
+                if adopted is None:
+                    await self._finish(run_id, job, "job_failed", {"error": INTERRUPTED, "retryable": True})
+                    return
+                job = adopted
+            elif mode == "submit":
+                job = await self._submitted(run_id, job, provider, await self._send(run_id, job, provider, out_dir))
             status = await self._poll_until_done(run_id, job, provider)
             if status.state == "failed":
                 await self._finish(run_id, job, "job_failed",
@@ -160,15 +188,22 @@ class JobRunner:
                                {"error": "Something went wrong while making this. Please try again.",
                                 "retryable": True, "detail": type(exc).__name__})
 
-    async def _submit(self, run_id: str, job: JobRecord, provider: MediaProvider, out_dir: Path) -> JobRecord:
+    async def _send(self, run_id: str, job: JobRecord, provider: MediaProvider, out_dir: Path) -> SubmitResult:
+        """The paid call; a refusal before any work releases its reservation."""
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
         try:
-            result = await provider.submit(GenerationRequest.model_validate(job.request), out_dir)
+            return await provider.submit(GenerationRequest.model_validate(job.request), out_dir)
         except ProviderError as exc:
             if exc.kind in NOT_BILLED and job.estimate_usd > 0:  # refused before any work: its reservation goes
                 await self._record(run_id, [], JobChange(job.job_id, job.interaction_id, "created"),
                                    spend=[self._spend(run_id, job, "released")])
             raise
+
+    async def _submitted(self, run_id: str, job: JobRecord, provider: MediaProvider, result: SubmitResult,
+                         *, recovered: bool = False) -> JobRecord:
+        """Record the provider's job id, its charge in the same write (the reservation becomes it)."""
+        if provider.can_find_submitted and not recovered:  # a recovery has claimed it already
+            await self.services.store.claim(list(adoption_keys(job.provider, result.job_id, job.job_id)), run_id)
         spending = self.services.spending
         paid = spending.usd(result.cost) if not result.cost.is_free else job.estimate_usd
         charge = [self._spend(run_id, job, "charged", actual_usd=paid, credits=result.cost.credits)] if paid else []
@@ -176,7 +211,40 @@ class JobRunner:
             "job_id": job.job_id, "provider_job_id": result.job_id, "provider_data": result.provider_data,
             "cost_usd": result.cost.usd, "cost_credits": result.cost.credits,
             "cost_label": spending.label(result.cost) if not result.cost.is_free else job.cost_label,
+            **({"recovered": True} if recovered else {}),
         })], JobChange(job.job_id, job.interaction_id, "submitted"), spend=charge) or job
+
+    async def _recover(self, run_id: str, job: JobRecord, provider: MediaProvider) -> JobRecord | None:
+        """A job that may have reached the provider with no id recorded: adopt the provider's
+        job if exactly one unclaimed one matches (None: not found, ambiguous, or no lookup)."""
+        if not provider.can_find_submitted:
+            return None
+        try:
+            found = await provider.find_submitted(GenerationRequest.model_validate(job.request), job.sent_at)
+        except Exception as exc:  # best effort: without an answer the person decides, as before
+            log.warning("job %s: looking it up at %s failed: %s", job.job_id, job.provider, exc)
+            return None
+        known = {j.provider_job_id for j in (await self._fresh(run_id)).jobs.values()}
+        store = self.services.store
+        free, mine = [], []
+        for result in found or []:
+            taken, ours = adoption_keys(job.provider, result.job_id, job.job_id)
+            if await store.claimed(ours):  # claimed for this job just before the process died
+                mine.append(result)
+            elif result.job_id not in known and not await store.claimed(taken):
+                free.append(result)
+        if not mine and len(free) != 1:  # none: never sent (or lost); several: no way to tell which is ours
+            log.info("job %s: %d unclaimed matches at %s: not adopted", job.job_id, len(free), job.provider)
+            return None
+        adopted = (mine or free)[0]
+        if not mine and not all(await store.claim(list(adoption_keys(job.provider, adopted.job_id, job.job_id)),
+                                                  run_id)):
+            return None  # another recovery took it a moment ago
+        log.info("job %s: adopted %s job %s after a restart", job.job_id, job.provider, adopted.job_id)
+        return await self._submitted(run_id, job, provider, adopted, recovered=True)
+
+    async def _fresh(self, run_id: str) -> RunState:
+        return await self.runlog.load(run_id)
 
     def _spend(self, run_id: str, job: JobRecord, status: str, **amounts: Any) -> SpendChange:
         return SpendChange(key=job.job_id, owner="", run_id=run_id, provider=job.provider,

@@ -22,6 +22,7 @@ class JobRecord(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     request_key: str | None = None
     submitting: bool = False  # `job_submitting` written: the provider may have been called
+    sent_at: float = 0.0  # when it may first have reached the provider (job_created, then job_submitting)
     provider_job_id: str | None = None
     provider_data: dict[str, Any] = Field(default_factory=dict)
     progress: float | None = None

@@ -13,9 +13,10 @@ truth, and DBOS decides who runs what and runs it again after a crash:
 Steps are at-least-once: a process that dies inside one runs it again. Each
 step first reads the log, so a step whose write was committed is not repeated;
 and a submit step that finds `job_submitting` without `job_submitted` may have
-been paid for already: it ends the job as failed with INTERRUPTED, for the
-person to decide, and never calls the provider again. Steps never raise (their
-failures are values), so DBOS records no Python exception of ours.
+been paid for already: it never calls the provider again, but asks it for the
+job (engine/jobs.py `_recover`: adopted and polled when exactly one matches),
+else ends the job as failed with INTERRUPTED, for the person to decide. Steps
+never raise (their failures are values), so DBOS records no Python exception of ours.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from typing import Any
 from dbos import DBOS, SetWorkflowID
 
 from engine.durable.runtime import JOBS_QUEUE, Runtime
-from engine.jobs import INTERRUPTED, IN_FLIGHT, NOT_BILLED, JobRunner, cancel_at_provider
-from engine.providers.base import GenerationRequest, JobStatus, MediaProvider, ProviderError
+from engine.jobs import INTERRUPTED, IN_FLIGHT, JobRunner, cancel_at_provider
+from engine.providers.base import JobStatus, MediaProvider, ProviderError
 from engine.runlog import RunLog
 from engine.services import Services
 from engine.state import JobRecord, RunState
@@ -223,26 +224,13 @@ class DurableJobRunner(JobRunner):
             job = run.jobs[job.job_id]
             if job.status != "created":  # submitted, or ended (cancelled), while this step waited for the run
                 return {"submitted": True} if job.status in IN_FLIGHT else {"end": True}
-            if job.submitting:  # the provider may have it (and have billed it): the person decides
-                return _failed(INTERRUPTED)
-            await self.runlog.append(run, [NewEvent("job_submitting", {"job_id": job.job_id})])
+            sent_before = job.submitting
+            if not sent_before:
+                await self.runlog.append(run, [NewEvent("job_submitting", {"job_id": job.job_id})])
+        if sent_before:  # the provider may have it (and have billed it): look it up, else the person decides
+            return {"submitted": True} if await self._recover(run_id, job, provider) else _failed(INTERRUPTED)
         out_dir = self.services.run_dir(run.owner, run_id) / job.job_id
-        await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-        try:
-            result = await provider.submit(GenerationRequest.model_validate(job.request), out_dir)
-        except ProviderError as exc:
-            if exc.kind in NOT_BILLED and job.estimate_usd > 0:  # refused before any work: its reservation goes
-                await self._record(run_id, [], JobChange(job.job_id, job.interaction_id, "created"),
-                                   spend=[self._spend(run_id, job, "released")])
-            raise
-        spending = self.services.spending
-        paid = spending.usd(result.cost) if not result.cost.is_free else job.estimate_usd
-        charge = [self._spend(run_id, job, "charged", actual_usd=paid, credits=result.cost.credits)] if paid else []
-        await self._record(run_id, [NewEvent("job_submitted", {
-            "job_id": job.job_id, "provider_job_id": result.job_id, "provider_data": result.provider_data,
-            "cost_usd": result.cost.usd, "cost_credits": result.cost.credits,
-            "cost_label": spending.label(result.cost) if not result.cost.is_free else job.cost_label,
-        })], JobChange(job.job_id, job.interaction_id, "submitted"), spend=charge)
+        await self._submitted(run_id, job, provider, await self._send(run_id, job, provider, out_dir))
         return {"submitted": True}
 
     async def poll(self, run_id: str, job: JobRecord, provider: MediaProvider) -> dict[str, Any]:

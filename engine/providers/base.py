@@ -199,6 +199,8 @@ class MediaProvider(ABC):
     actions: frozenset[str] = frozenset()
     poll_interval_s: float = 5.0
     timeout_s: float = 900.0
+    # True when find_submitted() can look a job up at the provider (recovery after a crash)
+    can_find_submitted: bool = False
 
     def estimate_cost(self, request: GenerationRequest) -> Cost:
         return Cost()
@@ -226,3 +228,11 @@ class MediaProvider(ABC):
     async def cancel(self, job_id: str, provider_data: dict[str, Any]) -> bool:
         """Best effort; False when the API has no cancel."""
         return False
+
+    async def find_submitted(self, request: GenerationRequest, since: float) -> list[SubmitResult] | None:
+        """Recovery after a crash between the provider accepting submit() and the
+        engine recording its id: the provider's jobs that match `request` and were
+        created around or after `since` (epoch seconds), newest first. None: this
+        provider cannot look jobs up. The engine decides which one (if any) is ours;
+        the cost of an entry may be free (unknown): the engine then charges its estimate."""
+        return None

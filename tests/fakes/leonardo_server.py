@@ -13,6 +13,9 @@ generated) image, a preprocessor id and Low/Mid/High (or a 0-2 weight, not
 both). Each upload's bytes stay in `init_images[id]["data"]`, and each
 generation records the init image it was guided by (`generations[gid]["guided_by"]`).
 
+Every generation records its prompt and wall-clock creation time, listed by
+`GET /generations/user/{userId}` (leonardo_listing.py; `GET /me` names the user).
+
 Extra scenarios: "failed" (the job ends FAILED), "no_credits" (402).
 """
 
@@ -27,6 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes import RECORDED, FakeServer, image_dimensions, image_format, jpeg_bytes, tiny_mp4
+from tests.fakes.leonardo_listing import LeonardoAccount
 
 IMAGE_FIELDS = {
     "prompt", "negative_prompt", "modelId", "width", "height", "num_images", "guidance_scale",
@@ -53,7 +57,7 @@ class Invalid(Exception):
     pass
 
 
-class FakeLeonardo(FakeServer):
+class FakeLeonardo(LeonardoAccount, FakeServer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.generations: dict[str, dict[str, Any]] = {}
@@ -72,6 +76,7 @@ class FakeLeonardo(FakeServer):
         app.router.add_post("/api/rest/v1/generations-image-to-video", self.create_video)
         app.router.add_post("/s3-upload", self.s3_upload)
         app.router.add_get("/cdn/{name}", self.cdn)
+        self.account_routes(app)
 
     # ------------------------------------------------------------ common
 
@@ -127,7 +132,8 @@ class FakeLeonardo(FakeServer):
         guided_by = body.get("init_image_id") or next((c["initImageId"] for c in body.get("controlnets") or []), None)
         self.generations[gid] = {"kind": "image", "count": count, "w": body["width"], "h": body["height"],
                                  "guided_by": guided_by, "guidance": "init" if body.get("init_image_id") else
-                                 "controlnet" if guided_by else None,
+                                 "controlnet" if guided_by else None, "prompt": body["prompt"],
+                                 "model_id": body["modelId"], "created": time.time(),
                                  "ready_at": time.monotonic() + self.delay_for("image")}
         cost = 16 * count if body["alchemy"] else 8 * count
         return web.json_response(
@@ -292,7 +298,8 @@ class FakeLeonardo(FakeServer):
         if self.scenario == "malformed_json":
             return self.malformed_response()
         gid = str(uuid.uuid4())
-        self.generations[gid] = {"kind": "video", "model": body["model"],
+        self.generations[gid] = {"kind": "video", "model": body["model"], "prompt": body["prompt"],
+                                 "created": time.time(),
                                  "ready_at": time.monotonic() + self.delay_for("video")}
         cost = 200 if body["model"] in MOTION_MODELS else 40 * body["duration"]
         return web.json_response(
@@ -365,12 +372,10 @@ class FakeLeonardo(FakeServer):
         if generation is None:
             return web.json_response({"generations_by_pk": None})
         self.polls[gid] = self.polls.get(gid, 0) + 1
-        record: dict[str, Any] = {"id": gid, "status": "PENDING", "generated_images": []}
-        if self.scenario == "failed":
-            record["status"] = "FAILED"
-        elif self.polls[gid] > self.pending_polls and time.monotonic() >= generation.get("ready_at", 0.0):
-            record["status"] = "COMPLETE"
-            record["generated_images"] = generation.setdefault("images", self._outputs(gid, generation))
+        record = self._as_record(gid, generation)
+        if self.polls[gid] > self.pending_polls and time.monotonic() >= generation.get("ready_at", 0.0):
+            generation.setdefault("images", self._outputs(gid, generation))
+            record = self._as_record(gid, generation)
         return web.json_response({"generations_by_pk": record})
 
     def _outputs(self, gid: str, generation: dict[str, Any]) -> list[dict[str, Any]]:

@@ -60,3 +60,32 @@ async def test_a_kill_between_a_paid_call_and_its_record_is_charged_once(fakes: 
     assert user_visible_problems(fakes, [ALICE]) == []
     record("money_kill", {"paid_media_calls": len(paid), "accounting_rows": len(jobs), "counted_at_estimate": 1,
                           "llm_calls": fakes.llm_calls(), "llm_rows": len(llm)})
+
+
+async def test_a_kill_after_leonardo_took_a_clip_is_found_again_and_paid_once(fakes: Fakes, tmp_path: Path) -> None:
+    """The same kill on the first clip (Leonardo: a job id that can be lost): after the restart the
+    clip is found at Leonardo by its prompt and time and finished; nothing is left at its estimate."""
+    bot = BotProcess(fakes, tmp_path / "data", users=(ALICE,), workflow=CC)
+    reader = RunReader(bot.db_path, CC)
+    person = Person(fakes.tg, ALICE, secret_for(fakes))
+    kills = ["job_submitted:2"]  # the pictures are the 1st; the 2nd paid media call is the first clip
+
+    async def restart() -> None:
+        await bot.start(kill_before=kills.pop(0) if kills else None)
+
+    await restart()
+    try:
+        result = await drive(bot, reader, person, make_policy(), restart=restart)
+    finally:
+        await bot.stop()
+    assert bot.kills == 1 and kills == []
+    run = reader.run(result.run_id)
+    assert run.status == "completed"
+    (found,) = [e for e in reader.events(result.run_id) if e.type == "job_submitted" and e.data.get("recovered")]
+    assert run.jobs[found.data["job_id"]].provider == "leonardo"
+    assert run.jobs[found.data["job_id"]].status == "completed"
+    jobs = [r for r in ledger(bot.db_path, person.owner) if r[0].startswith("job_")]
+    assert len(jobs) == len(fakes.paid_creates()), "every paid media call once in the accounting"
+    assert all(r[2] == "charged" for r in jobs), jobs
+    assert not [j for j in run.jobs.values() if j.status == "failed"], "nothing interrupted"
+    assert user_visible_problems(fakes, [ALICE]) == []

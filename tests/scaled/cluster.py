@@ -174,7 +174,8 @@ def reactions_in_order(tg: FakeTelegramServer, taps: list[str]) -> bool:
 def paid_by_provider(fakes: Fakes, reader: RunReader, run_ids: list[str]) -> dict[str, dict[str, int]]:
     """Per provider: create requests it accepted ("paid"), and our jobs that were about to be sent to it
     ("submitting": each is sent once at most, after its `job_submitting` record) and that it confirmed
-    ("submitted"). A job whose process died while sending it may have been paid without a confirmation."""
+    ("submitted"; of them "recovered": found at the provider after their process died while sending).
+    A job whose process died while sending it, and that was not found, was paid without a confirmation."""
     out: dict[str, Counter[str]] = {}
     for name, method, prefix in PAID_CREATES:
         out.setdefault(name, Counter())["paid"] += sum(
@@ -185,7 +186,9 @@ def paid_by_provider(fakes: Fakes, reader: RunReader, run_ids: list[str]) -> dic
         provider_of = {e.data["job_id"]: e.data["provider"] for e in events if e.type == "job_created"}
         for e in events:
             if e.type in ("job_submitting", "job_submitted"):
-                out.setdefault(provider_of.get(e.data["job_id"], "?"), Counter())[e.type.removeprefix("job_")] += 1
+                counts = out.setdefault(provider_of.get(e.data["job_id"], "?"), Counter())
+                counts[e.type.removeprefix("job_")] += 1
+                counts["recovered"] += bool(e.data.get("recovered"))  # found at the provider after a death
     return {name: dict(counts) for name, counts in sorted(out.items())}
 
 

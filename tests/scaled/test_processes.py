@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -149,18 +150,25 @@ async def test_three_bots_and_a_worker_survive_kills_with_every_promise_kept(fak
         handled = reader.handled_updates()
         paid = paid_by_provider(fakes, reader, finished)
         sent_twice = jobs_sent_twice(reader, finished)
+        used_ids = {e.data["provider_job_id"] for r in finished for e in reader.events(r) if e.type == "job_submitted"}
         runs_per_person = {p.owner: reader.runs_of(p.owner) for p in people}
         made = {reader.run(r).owner: sum(len(j.content_ids) for j in reader.run(r).jobs.values()
                                          if j.status == "completed") for r in finished}
     finally:
         reader.close()
     # A job is sent once at most. The worker's death can fall between a provider accepting a job and
-    # the job_submitted record: that job ends as interrupted, for the person to decide (never sent
-    # again), so a provider may have accepted more creates than it confirmed, but never more than
-    # our jobs that were sent.
+    # the job_submitted record: Leonardo's is looked up after the restart (by prompt and time) and
+    # adopted when exactly one unclaimed generation matches; otherwise it ends as interrupted, for the
+    # person to decide (never sent again), so a provider may have accepted more creates than it
+    # confirmed, but never more than our jobs that were sent. The fake LLM gives everyone the same
+    # prompt, so two clips lost at one kill cannot be told apart: only those may stay unused.
     assert counts.double_submitted_jobs == 0 and sent_twice == [], f"a job was submitted twice: {sent_twice}"
     assert all(c.get("submitted", 0) <= c.get("paid", 0) <= c.get("submitting", 0) for c in paid.values()), paid
-    print(f"\nprovider creates: {paid}; jobs interrupted while being sent: {counts.interrupted};"
+    unused = [g for gid, g in fakes.leonardo.generations.items() if gid not in used_ids]
+    alike = Counter(g["prompt"] for g in unused)
+    assert all(alike[g["prompt"]] > 1 for g in unused), f"a Leonardo clip lost alone was not found again: {paid}"
+    print(f"\nprovider creates: {paid}; Leonardo clips unused: {len(unused)};"
+          f" jobs interrupted while being sent: {counts.interrupted};"
           f" updates cut short by the bot's death: {seen['cut_short']}; LLM calls cut short: {seen['llm_cut_short']}")
     # an LLM call is asked again only when the process that asked it died before recording the answer
     assert counts.llm_call_events <= counts.llm_calls <= counts.llm_call_events + seen["llm_cut_short"], (

@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 
 from engine.providers import costs
-from engine.providers.base import Cost, GenerationRequest, JobStatus, MediaProvider, ProviderError
+from engine.providers.base import Cost, GenerationRequest, JobStatus, MediaProvider, ProviderError, SubmitResult
 from engine.providers.http import HttpClient, RetryPolicy, body_message, safe_url
+from engine.providers.leonardo import lookup
 
 PROVIDER = "leonardo"
 DEFAULT_BASE_URL = "https://cloud.leonardo.ai/api/rest/v1"
@@ -77,6 +78,7 @@ class LeonardoJobProvider(MediaProvider):
 
     name = PROVIDER
     live = True
+    can_find_submitted = True  # by prompt and time: see lookup
 
     def __init__(self, api_key: str, *, base_url: str, retry: RetryPolicy | None, timeout_s: float) -> None:
         self.base_url = base_url
@@ -89,6 +91,7 @@ class LeonardoJobProvider(MediaProvider):
             error_hook=leonardo_error_hook,
             secrets=(api_key,),
         )
+        self._user_id: str | None = None  # the account's, for the generations list (asked once)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -108,3 +111,23 @@ class LeonardoJobProvider(MediaProvider):
         record = body.get("generations_by_pk") if isinstance(body, dict) else None
         record = record if isinstance(record, dict) else {}
         return record, _status_from(record, dict(provider_data))
+
+    def _sent(self, request: GenerationRequest) -> dict[str, Any]:
+        """What the create call sends that Leonardo reports back on a generation (at least the prompt)."""
+        raise NotImplementedError
+
+    def _provider_data(self, job_id: str, request: GenerationRequest) -> dict[str, Any]:
+        """The provider_data submit() would have returned, as far as it follows from the request."""
+        raise NotImplementedError
+
+    async def find_submitted(self, request: GenerationRequest, since: float) -> list[SubmitResult] | None:
+        if self._user_id is None:
+            try:
+                self._user_id = await lookup.user_id(self._http)
+            except ValueError as exc:
+                raise ProviderError("Leonardo did not say who we are", kind="invalid_output",
+                                    detail=str(exc), provider=PROVIDER) from None
+        wanted = self._sent(request)
+        records = await lookup.generations_since(self._http, self._user_id, since)
+        return [SubmitResult(job_id=str(r["id"]), provider_data=self._provider_data(str(r["id"]), request))
+                for r in records if r.get("id") and lookup.matches(r, wanted)]

@@ -125,7 +125,15 @@ class LeonardoImages(LeonardoJobProvider):
                                               self.character_reference_id))
         job_id, cost = await self._create("/generations", body, "sdGenerationJob", request)
         log.info("leonardo images: job %s started", job_id)
-        return SubmitResult(job_id=job_id, provider_data={"generation_id": job_id, "kind": "image"}, cost=cost)
+        return SubmitResult(job_id=job_id, provider_data=self._provider_data(job_id, request), cost=cost)
+
+    def _sent(self, request: GenerationRequest) -> dict[str, Any]:
+        body = self._body(request)
+        return {"prompt": body["prompt"], "modelId": body["modelId"],
+                "imageWidth": body["width"], "imageHeight": body["height"]}
+
+    def _provider_data(self, job_id: str, request: GenerationRequest) -> dict[str, Any]:
+        return {"generation_id": job_id, "kind": "image"}
 
     async def poll(self, job_id: str, provider_data: dict[str, Any]) -> JobStatus:
         record, status = await self._generation(job_id, provider_data)

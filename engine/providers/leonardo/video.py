@@ -72,7 +72,7 @@ class LeonardoVideo(LeonardoJobProvider):
         options = self._options(request)
         image_id, image_type = await start_frame(self._http, request, options, Path(out_dir))
         body: dict[str, Any] = {
-            "prompt": fold_motion(request.prompt, request.params.get("motion_strength")),
+            "prompt": self._sent(request)["prompt"],
             "imageId": image_id,
             "imageType": image_type,
             "model": options["model"],
@@ -91,18 +91,17 @@ class LeonardoVideo(LeonardoJobProvider):
             body["promptEnhance"] = enhance
         job_id, cost = await self._create("/generations-image-to-video", body, "motionVideoGenerationJob", request)
         log.info("leonardo video: %s job %s started", options["model"], job_id)
-        return SubmitResult(
-            job_id=job_id,
-            provider_data={
-                "generation_id": job_id,
-                "kind": "video",
-                "model": options["model"],
-                "image_id": image_id,
-                "image_type": image_type,
-                "duration": options.get("duration"),
-            },
-            cost=cost,
-        )
+        data = {**self._provider_data(job_id, request), "image_id": image_id, "image_type": image_type}
+        return SubmitResult(job_id=job_id, provider_data=data, cost=cost)
+
+    def _sent(self, request: GenerationRequest) -> dict[str, Any]:
+        # the start frame is not in Leonardo's generation record: the prompt is what can be compared
+        return {"prompt": fold_motion(request.prompt, request.params.get("motion_strength"))}
+
+    def _provider_data(self, job_id: str, request: GenerationRequest) -> dict[str, Any]:
+        options = self._options(request)
+        return {"generation_id": job_id, "kind": "video", "model": options["model"],
+                "duration": options.get("duration")}
 
     async def poll(self, job_id: str, provider_data: dict[str, Any]) -> JobStatus:
         record, status = await self._generation(job_id, provider_data)
