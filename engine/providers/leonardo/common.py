@@ -14,7 +14,7 @@ import httpx
 from engine.providers import costs
 from engine.providers.base import Cost, GenerationRequest, JobStatus, MediaProvider, ProviderError, SubmitResult
 from engine.providers.http import HttpClient, RetryPolicy, body_message, safe_url
-from engine.providers.leonardo import lookup
+from engine.providers.leonardo.lookup import generations_since, matches, user_id
 
 PROVIDER = "leonardo"
 DEFAULT_BASE_URL = "https://cloud.leonardo.ai/api/rest/v1"
@@ -123,11 +123,11 @@ class LeonardoJobProvider(MediaProvider):
     async def find_submitted(self, request: GenerationRequest, since: float) -> list[SubmitResult] | None:
         if self._user_id is None:
             try:
-                self._user_id = await lookup.user_id(self._http)
+                self._user_id = await user_id(self._http)
             except ValueError as exc:
                 raise ProviderError("Leonardo did not say who we are", kind="invalid_output",
                                     detail=str(exc), provider=PROVIDER) from None
         wanted = self._sent(request)
-        records = await lookup.generations_since(self._http, self._user_id, since)
+        records = await generations_since(self._http, self._user_id, since)
         return [SubmitResult(job_id=str(r["id"]), provider_data=self._provider_data(str(r["id"]), request))
-                for r in records if r.get("id") and lookup.matches(r, wanted)]
+                for r in records if r.get("id") and matches(r, wanted)]
