@@ -67,8 +67,11 @@ class RunLog:
         """The run, loaded under its lock: the one way to change a run.
 
         Nobody keeps a RunState across a release: a run that leaves the cache
-        and is loaded again is a new object, so every writer loads it here."""
-        async with self.lock(run_id):
+        and is loaded again is a new object, so every writer loads it here.
+        On a shared store the hold spans processes too: a process that starts
+        while another is mid-module on a run (an LLM call after an answer) waits
+        for it instead of running the module, and paying for it, a second time."""
+        async with self.lock(run_id), self.store.lock("run", run_id):
             yield await self.load(run_id)
 
     async def _catch_up(self, run: RunState) -> RunState:
