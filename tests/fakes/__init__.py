@@ -38,6 +38,7 @@ import json
 import random
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,7 @@ class RecordedRequest:
     content_type: str = ""
     status: int = 0  # the HTTP status answered; 0 while pending or when the connection was dropped
     fault: str = ""  # the injected fault, if any ("429", "500", "503", "hang")
+    at: float = field(default_factory=time.monotonic)  # when the request was read
 
 
 class FakeServer:

@@ -93,7 +93,10 @@ def main(mode: str = "poll") -> int:
         loop.close()
         usage = resource.getrusage(resource.RUSAGE_SELF)
         stats = {"maxrss_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime}
-        (settings.ccbot_data_dir / "proc_stats.json").write_text(json.dumps(stats))
+        # written aside, then renamed: processes sharing one data folder (tests/scaled) stop at once
+        part = settings.ccbot_data_dir / f".proc_stats.{os.getpid()}.json"
+        part.write_text(json.dumps(stats))
+        os.replace(part, settings.ccbot_data_dir / "proc_stats.json")
     return 0
 
 
