@@ -46,6 +46,14 @@ CHANNEL = "ccbot_events"
 NOTIFY_LIMIT = 7000  # PostgreSQL caps a NOTIFY payload at 8000 bytes
 
 
+def _where(*filters: tuple[str, Any]) -> tuple[str, list[Any]]:
+    """A WHERE clause of `column=$n` for each filter given (None: not filtered), and its values."""
+    args = [value for _, value in filters if value is not None]
+    clauses = [f"{column}=${n}" for n, column in
+               enumerate((column for column, value in filters if value is not None), start=1)]
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), args
+
+
 def _key64(namespace: str, key: str) -> int:
     """A stable signed 64-bit advisory-lock key for a name."""
     digest = hashlib.blake2b(f"{namespace}:{key}".encode(), digest_size=8).digest()
@@ -186,12 +194,7 @@ class PostgresStore(Store):
         return RunRow(*row) if row else None
 
     async def list_runs(self, owner: str | None = None, status: str | None = None, limit: int = 50) -> list[RunRow]:
-        clauses, args = [], []
-        for column, value in (("owner", owner), ("status", status)):
-            if value is not None:
-                args.append(value)
-                clauses.append(f"{column}=${len(args)}")
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, args = _where(("owner", owner), ("status", status))
         rows = await self._pool.fetch(f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY updated_at DESC"
                                       f" LIMIT ${len(args) + 1}", *args, limit)
         return [RunRow(*r) for r in rows]
@@ -299,12 +302,7 @@ class PostgresStore(Store):
         return float(value or 0.0)
 
     async def spend_rows(self, month: str | None = None, owner: str | None = None) -> list[SpendRow]:
-        clauses, args = [], []
-        for column, value in (("month", month), ("owner", owner)):
-            if value is not None:
-                args.append(value)
-                clauses.append(f"{column}=${len(args)}")
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, args = _where(("month", month), ("owner", owner))
         rows = await self._pool.fetch("SELECT key, owner, run_id, provider, kind, estimate_usd, actual_usd, credits,"
                                       f" status, month, created_at FROM spend {where} ORDER BY created_at", *args)
         return [SpendRow(*r) for r in rows]
