@@ -188,11 +188,16 @@ class JobRunner:
                                {"error": "Something went wrong while making this. Please try again.",
                                 "retryable": True, "detail": type(exc).__name__})
 
+    @staticmethod
+    def _request(job: JobRecord) -> GenerationRequest:
+        """What the provider is asked, with our job id as its reference (the same at submit and lookup)."""
+        return GenerationRequest.model_validate({**job.request, "reference": job.job_id})
+
     async def _send(self, run_id: str, job: JobRecord, provider: MediaProvider, out_dir: Path) -> SubmitResult:
         """The paid call; a refusal before any work releases its reservation."""
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
         try:
-            return await provider.submit(GenerationRequest.model_validate(job.request), out_dir)
+            return await provider.submit(self._request(job), out_dir)
         except ProviderError as exc:
             if exc.kind in NOT_BILLED and job.estimate_usd > 0:  # refused before any work: its reservation goes
                 await self._record(run_id, [], JobChange(job.job_id, job.interaction_id, "created"),
@@ -220,7 +225,7 @@ class JobRunner:
         if not provider.can_find_submitted:
             return None
         try:
-            found = await provider.find_submitted(GenerationRequest.model_validate(job.request), job.sent_at)
+            found = await provider.find_submitted(self._request(job), job.sent_at)
         except Exception as exc:  # best effort: without an answer the person decides, as before
             log.warning("job %s: looking it up at %s failed: %s", job.job_id, job.provider, exc)
             return None

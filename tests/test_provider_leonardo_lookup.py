@@ -80,3 +80,32 @@ def test_created_at_reads_leonardos_timestamps() -> None:
     assert lookup.created_at({"createdAt": "2026-12-07T01:02:03.500Z"}) == 1796605323.5
     assert lookup.created_at({"createdAt": "2026-12-07T02:02:03.500+01:00"}) == 1796605323.5
     assert lookup.created_at({"createdAt": "yesterday"}) is None and lookup.created_at({}) is None
+
+
+async def test_jobs_of_one_prompt_are_told_apart_by_the_seed_drawn_from_their_reference(
+        fake: FakeLeonardo, tmp_path: Path) -> None:
+    source = tmp_path / "frame.png"
+    source.write_bytes(png_bytes(576, 1024))
+    since = time.time()
+    for provider, request in ((leo_images(fake), image_request()), (leo_video(fake), video_request(source))):
+        ours, theirs = (request.model_copy(update={"reference": ref}) for ref in ("job-ours", "job-theirs"))
+        mine = await provider.submit(ours, tmp_path)
+        await provider.submit(theirs, tmp_path)
+        found = await provider.find_submitted(ours, since)
+        assert found is not None and [r.job_id for r in found] == [mine.job_id], "the twin is not a candidate"
+        assert len(await provider.find_submitted(request, since) or []) == 2, "no reference: both still match"
+    sent = [r.json for r in fake.calls("POST", "/api/rest/v1/generations")]
+    assert sent[0]["seed"] != sent[1]["seed"] and sent[0]["seed"] == lookup.job_seed(image_request().model_copy(
+        update={"reference": "job-ours"})), "the seed is the reference's, the same on every attempt"
+    assert 0 <= sent[0]["seed"] < lookup.SEED_RANGE
+
+
+async def test_the_persons_seed_is_kept_and_veo_is_sent_none(fake: FakeLeonardo, tmp_path: Path) -> None:
+    source = tmp_path / "frame.png"
+    source.write_bytes(png_bytes(576, 1024))
+    await leo_images(fake).submit(image_request(seed=42).model_copy(update={"reference": "job-1"}), tmp_path)
+    assert fake.calls("POST", "/api/rest/v1/generations")[-1].json["seed"] == 42
+    veo = video_request(source, model="VEO3_1", duration="8").model_copy(update={"reference": "job-2"})
+    await leo_video(fake).submit(veo, tmp_path)  # Leonardo documents no seed for Veo: the prompt alone is compared
+    assert "seed" not in fake.calls("POST", "/api/rest/v1/generations-image-to-video")[-1].json
+    assert lookup.job_seed(image_request()) is None, "without a reference nothing is added"

@@ -163,6 +163,10 @@ class GenerationRequest(BaseModel):
     source_image_meta: dict[str, Any] = Field(default_factory=dict)  # e.g. provider + provider image id
     prompt_key: str = "default"
     duration_hint_s: float | None = None  # e.g. music length wanted
+    # The engine's id for this job, given at submit and lookup. An API that takes no
+    # client reference may fold it into something it reports back (Leonardo: the seed),
+    # so that a job whose create answer was lost can be recognised.
+    reference: str | None = None
 
 
 class JobStatus(BaseModel):

@@ -139,7 +139,7 @@ async def test_no_matching_generation_ends_interrupted_as_before(data_dir: Path,
 
 async def test_two_unclaimed_matches_are_not_guessed_between(data_dir: Path, leo: FakeLeonardo, runner: str) -> None:
     run_id, job_id = await crashed_job(data_dir, leo, runner, "claim")
-    (gid,) = leo.generations  # another lost job of the same prompt, at the same time: which one is ours?
+    (gid,) = leo.generations  # a lost job of the same prompt and seed, at the same time: which one is ours?
     leo.generations["twin"] = {**leo.generations[gid], "created": time.time()}
     job, (rows, _) = await recovered(data_dir, leo, runner, run_id, job_id)
     assert job.status == "failed" and job.error == INTERRUPTED
@@ -152,3 +152,13 @@ async def test_a_failing_lookup_ends_interrupted(data_dir: Path, leo: FakeLeonar
     job, (rows, _) = await recovered(data_dir, leo, runner, run_id, job_id)
     assert job.status == "failed" and job.error == INTERRUPTED
     assert rows == [(job_id, "reserved")] and len(leo.calls(*CREATE)) == 1
+
+
+async def test_a_twin_of_the_same_prompt_with_another_seed_is_not_mistaken_for_ours(
+        data_dir: Path, leo: FakeLeonardo, runner: str) -> None:
+    run_id, job_id = await crashed_job(data_dir, leo, runner, "claim")
+    (gid,) = leo.generations  # another person's lost job, same prompt, same moment, its own seed
+    leo.generations["twin"] = {**leo.generations[gid], "created": time.time(), "seed": leo.generations[gid]["seed"] + 1}
+    job, (rows, _) = await recovered(data_dir, leo, runner, run_id, job_id)
+    assert job.status == "completed" and job.provider_job_id == gid
+    assert rows == [(job_id, "charged")] and len(leo.calls(*CREATE)) == 1

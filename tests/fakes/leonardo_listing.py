@@ -3,11 +3,12 @@
 Shapes as Leonardo's v1 API answers them: `/me` -> `{"user_details": [{"user":
 {"id", "username"}, ...}]}`; the list -> `{"generations": [...]}` newest first,
 `offset` (default 0) and `limit` (default 10), each record with `id`, `prompt`,
-`status`, `createdAt` (ISO 8601, UTC, no zone) and `generated_images`. An id
+`status`, `createdAt` (ISO 8601, UTC, no zone), `seed` and `generated_images`. An id
 other than the key's user is refused as Leonardo does (403)."""
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -39,11 +40,16 @@ class LeonardoAccount:
         images = generation.get("images")
         status = "FAILED" if self.scenario == "failed" else "COMPLETE" if images is not None else "PENDING"
         record: dict[str, Any] = {"id": gid, "status": status, "prompt": generation["prompt"],
-                                  "createdAt": iso_utc(generation["created"]),
+                                  "createdAt": iso_utc(generation["created"]), "seed": generation.get("seed"),
                                   "generated_images": images if status == "COMPLETE" else []}
         if generation["kind"] == "image":
             record.update(modelId=generation["model_id"], imageWidth=generation["w"], imageHeight=generation["h"])
         return record
+
+    @staticmethod
+    def _seed(body: dict[str, Any]) -> int:
+        """The seed a generation reports: the one sent, else one Leonardo picks."""
+        return int(body["seed"]) if body.get("seed") is not None else random.randrange(2**31)
 
     async def me(self, request: web.Request) -> web.Response:
         early = self._pre_checks(request, create=False)

@@ -133,7 +133,7 @@ class FakeLeonardo(LeonardoAccount, FakeServer):
         self.generations[gid] = {"kind": "image", "count": count, "w": body["width"], "h": body["height"],
                                  "guided_by": guided_by, "guidance": "init" if body.get("init_image_id") else
                                  "controlnet" if guided_by else None, "prompt": body["prompt"],
-                                 "model_id": body["modelId"], "created": time.time(),
+                                 "model_id": body["modelId"], "created": time.time(), "seed": self._seed(body),
                                  "ready_at": time.monotonic() + self.delay_for("image")}
         cost = 16 * count if body["alchemy"] else 8 * count
         return web.json_response(
@@ -299,7 +299,7 @@ class FakeLeonardo(LeonardoAccount, FakeServer):
             return self.malformed_response()
         gid = str(uuid.uuid4())
         self.generations[gid] = {"kind": "video", "model": body["model"], "prompt": body["prompt"],
-                                 "created": time.time(),
+                                 "created": time.time(), "seed": self._seed(body),
                                  "ready_at": time.monotonic() + self.delay_for("video")}
         cost = 200 if body["model"] in MOTION_MODELS else 40 * body["duration"]
         return web.json_response(

@@ -19,6 +19,7 @@ from engine.providers.base import Cost, FetchedFile, GenerationRequest, JobStatu
 from engine.providers.http import RetryPolicy
 from engine.providers.leonardo.common import DEFAULT_BASE_URL, PROVIDER, LeonardoJobProvider, as_bool
 from engine.providers.leonardo.guidance import check_photo, guidance_fields
+from engine.providers.leonardo.lookup import job_seed
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,12 @@ class LeonardoImages(LeonardoJobProvider):
         }
         if request.negative_prompt:
             body["negative_prompt"] = request.negative_prompt
-        for name in ("seed", "guidance_scale", "num_inference_steps"):
+        for name in ("guidance_scale", "num_inference_steps"):
             if params.get(name) not in (None, ""):
                 body[name] = int(float(params[name]))
+        seed = job_seed(request)
+        if seed is not None:
+            body["seed"] = seed
         if params.get("presetStyle"):
             body["presetStyle"] = str(params["presetStyle"])
         return body
@@ -130,7 +134,7 @@ class LeonardoImages(LeonardoJobProvider):
     def _sent(self, request: GenerationRequest) -> dict[str, Any]:
         body = self._body(request)
         return {"prompt": body["prompt"], "modelId": body["modelId"],
-                "imageWidth": body["width"], "imageHeight": body["height"]}
+                "imageWidth": body["width"], "imageHeight": body["height"], "seed": body.get("seed")}
 
     def _provider_data(self, job_id: str, request: GenerationRequest) -> dict[str, Any]:
         return {"generation_id": job_id, "kind": "image"}

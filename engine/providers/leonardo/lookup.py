@@ -5,21 +5,39 @@ metadata of ours), so a lost job can only be recognised by what it was asked
 and when: `GET /generations/user/{userId}` (newest first, images and video
 alike) is read back to a little before the job was sent, and a generation
 whose prompt (and, for images, model and size) equals ours is a candidate.
+Where the API takes a `seed` (images, Motion 2.0) and none was chosen, the
+seed is drawn from the engine's job id (`job_seed`): a generation reports its
+seed back, so two jobs with the same prompt are still told apart.
 The engine decides which candidate, if any, is the lost job (engine/jobs.py).
 The user id comes from `GET /me` once per provider.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from typing import Any
 
+from engine.providers.base import GenerationRequest
 from engine.providers.http import HttpClient
 
 SKEW_S = 120.0  # our clock against Leonardo's createdAt
 SEND_WINDOW_S = 900.0  # a job is sent within this long of being marked (start-frame upload, create, retries)
 PAGE = 50
 PAGES = 6  # read back at most this many generations: a busy account's older ones are out of reach
+SEED_RANGE = 2_000_000_000  # inside Leonardo's accepted seeds (non-negative, under 2**31)
+
+
+def job_seed(request: GenerationRequest) -> int | None:
+    """The seed to send: the person's, else one drawn from the job's reference (the
+    same on every attempt at one job, different between jobs); None when neither."""
+    chosen = request.params.get("seed")
+    if chosen not in (None, ""):
+        return int(float(chosen))
+    if not request.reference:
+        return None
+    digest = hashlib.sha256(f"leonardo-seed:{request.reference}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % SEED_RANGE
 
 
 def created_at(record: dict[str, Any]) -> float | None:
@@ -64,7 +82,7 @@ async def generations_since(http: HttpClient, uid: str, since: float) -> list[di
 
 def matches(record: dict[str, Any], wanted: dict[str, Any]) -> bool:
     """Every wanted field equal; only the prompt must be present in the record
-    (the others are compared when Leonardo reports them)."""
+    (the others are compared when we sent them and Leonardo reports them)."""
     if str(record.get("prompt") or "").strip() != str(wanted["prompt"]).strip():
         return False
-    return all(record.get(k) in (None, v) for k, v in wanted.items() if k != "prompt")
+    return all(record.get(k) in (None, v) for k, v in wanted.items() if k != "prompt" and v is not None)

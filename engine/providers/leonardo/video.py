@@ -15,6 +15,7 @@ from engine.providers import costs
 from engine.providers.base import Cost, FetchedFile, GenerationRequest, JobStatus, ProviderError, SubmitResult
 from engine.providers.http import RetryPolicy
 from engine.providers.leonardo.common import DEFAULT_BASE_URL, PROVIDER, LeonardoJobProvider, as_bool
+from engine.providers.leonardo.lookup import job_seed
 from engine.providers.leonardo.upload import generated_image_id, start_frame
 from engine.providers.leonardo.video_options import VEO_MODELS, fold_motion, video_model, video_options
 
@@ -81,6 +82,9 @@ class LeonardoVideo(LeonardoJobProvider):
         }
         if options["model"] in VEO_MODELS:
             body.update(duration=options["duration"], width=options["width"], height=options["height"])
+        seed = self._sent(request).get("seed")
+        if seed is not None:
+            body["seed"] = seed
         if request.negative_prompt:
             body["negativePrompt"] = request.negative_prompt
         interpolation = as_bool(request.params.get("frameInterpolation", request.params.get("frame_interpolation")))
@@ -95,8 +99,12 @@ class LeonardoVideo(LeonardoJobProvider):
         return SubmitResult(job_id=job_id, provider_data=data, cost=cost)
 
     def _sent(self, request: GenerationRequest) -> dict[str, Any]:
-        # the start frame is not in Leonardo's generation record: the prompt is what can be compared
-        return {"prompt": fold_motion(request.prompt, request.params.get("motion_strength"))}
+        # the start frame is not in Leonardo's generation record: the prompt and the seed are
+        # what can be compared. Leonardo documents `seed` for Motion 2.0, not for Veo.
+        sent: dict[str, Any] = {"prompt": fold_motion(request.prompt, request.params.get("motion_strength"))}
+        if self._options(request)["model"] not in VEO_MODELS:
+            sent["seed"] = job_seed(request)
+        return sent
 
     def _provider_data(self, job_id: str, request: GenerationRequest) -> dict[str, Any]:
         options = self._options(request)
