@@ -75,7 +75,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.load.measure import (  # noqa: E402
-    LoopLag, RenderErrors, TreeSampler, budget_estimate, busy_warning, call_kinds, chat_calls, first_reactions, pct, render_errors,
+    LoopLag, RenderErrors, TreeSampler, budget_estimate, busy_warning, call_kinds, chat_calls, first_reactions, pct, person_trace,
+    render_errors,
 )
 from benchmarks.load.people import (  # noqa: E402
     ChatActivity, Person, RunWatcher, Sent, Stalled, any_button, baseline_decide, cc_accept, cc_decide, drive,
@@ -101,6 +102,7 @@ class Phase:
     reactions: list[tuple[Sent, float | None]] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
     call_kinds: Counter[str] = field(default_factory=Counter)
+    trace: list[str] = field(default_factory=list)
     budget: dict[str, float] = field(default_factory=dict)
     peak_rss: float = 0.0
     peak_tree: float = 0.0
@@ -210,6 +212,7 @@ async def run_phase(kind: str, users: int, args: argparse.Namespace, updates: in
     phase.reactions = first_reactions(tg.calls, phase.sent)
     phase.calls = chat_calls(tg.calls)
     phase.call_kinds = call_kinds(tg.calls)
+    phase.trace = person_trace(tg.calls, phase.sent)
     phase.budget = budget_estimate(tg.calls)
     phase.peak_rss, phase.peak_tree, phase.peak_tree_pss = sampler.peak_rss, sampler.peak_tree, sampler.peak_tree_pss
     phase.peak_ffmpeg, phase.peak_encoders = sampler.peak_ffmpeg, sampler.peak_encoders
@@ -363,6 +366,10 @@ async def main_async(args: argparse.Namespace) -> int:
         report(cc, base, args)
         if args.breakdown:
             breakdown(cc, base)
+        if args.trace:
+            print("  one person's updates and the chat calls that followed each:")
+            for line in cc.trace:
+                print(f"    {line}")
     return 0 if goals(results) else 1
 
 
@@ -378,6 +385,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=2400.0, help="seconds a phase may take")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--breakdown", action="store_true", help="latency and waiting time per kind of update")
+    parser.add_argument("--trace", action="store_true", help="the first person's updates and chat calls, in order")
     return asyncio.run(main_async(parser.parse_args()))
 
 

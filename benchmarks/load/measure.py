@@ -80,6 +80,24 @@ def chat_calls(calls: list[Any]) -> Counter[str]:
     return Counter(c.method for c in calls if c.method != "answerCallbackQuery" and chat_of(c) is not None)
 
 
+def person_trace(calls: list[Any], sent: list[Sent]) -> list[str]:
+    """The first person's updates in order, each followed by the chat calls to their
+    chat before their next update (for reading where calls go)."""
+    if not sent:
+        return []
+    user = sent[0].user
+    theirs = sorted((s for s in sent if s.user == user), key=lambda s: s.at)
+    chat = [c for c in calls if chat_of(c) == user and c.method != "answerCallbackQuery"]
+    lines: list[str] = []
+    for i, update in enumerate(theirs):
+        until = theirs[i + 1].at if i + 1 < len(theirs) else float("inf")
+        lines.append(f"[{update.step}] {update.label}")
+        for call in (c for c in chat if update.at <= c.time < until):
+            text = call.params.get("text") or call.params.get("caption") or call.params.get("action") or ""
+            lines.append(f"    {call.method:16s} {' '.join(str(text).split())[:60]}")
+    return lines
+
+
 def call_kinds(calls: list[Any]) -> Counter[str]:
     """Chat calls by what they were for (for reading only, never for driving): chat
     actions by action, sends and edits of the pinned status message apart, other
