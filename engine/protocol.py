@@ -238,6 +238,8 @@ class InteractionRequest(BaseModel):
     title: str
     display_data: DisplayData = Field(discriminator="kind")
     context: dict[str, Any] = Field(default_factory=dict)  # {"module_id": ...}
+    # answering sets off provider calls (an LLM...) before the next question: it takes a moment
+    answer_sets_off_calls: bool = False
 
 
 # ------------------------------------------------------------------ responses

@@ -17,6 +17,7 @@ from typing import Any
 from engine.definitions import ModuleDef, StepDef, WorkflowDef
 from engine.errors import EngineError, InvalidResponse
 from engine.ids import new_id
+from engine.lookahead import provider_calls
 from engine.modules.base import Module, ModuleContext, ModuleFailure
 from engine.protocol import InteractionRequest, InteractionResponse, RetryOption
 from engine.runlog import RunLog
@@ -159,6 +160,9 @@ class RunLoop:
             title=spec.title,
             display_data=spec.display_data,
             context={"module_id": module.module_id},
+            # read with the state before the answer: a front end may say "working on it" at once
+            answer_sets_off_calls=bool(provider_calls(self.runlog.workflow_of(run), self.modules, ctx.step_index,
+                                                      ctx.module_index + 1, self.foreseen(run))),
         )
         stored_inputs = {k: v for k, v in inputs.items() if k not in ("data", "schema", "prompts")}
         await self.runlog.append(run, [*prefix, NewEvent(
