@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.render.file_input import render_file_input, size_text
-from bot.render.html import CAPTION_LIMIT, esc, fit_caption, split_text, tg_len
+from bot.render.html import CAPTION_LIMIT, TEXT_LIMIT, esc, fit_caption, split_text, tg_len
 from bot.render.media import render_contents, render_media
 from bot.render.messages import Button, OutMessage
 from bot.render.select import item_html, preview_media, render_select
@@ -62,6 +62,7 @@ def render_request(
 
 __all__ = [
     "CAPTION_LIMIT",
+    "TEXT_LIMIT",
     "Button",
     "OutMessage",
     "esc",

@@ -70,6 +70,9 @@ class Gate:
             raise ApplicationHandlerStop
         await self.access.refresh()
         if self.access.allows(user.id):
+            message, chat = update.effective_message, update.effective_chat
+            if message is not None and chat is not None:
+                self.outbox.saw(chat.id, message.message_id)  # the person's words are below our last message
             return
         log.info("refused unknown user %s", user.id)
         text = (f"Sorry, this is a private bot. Your Telegram user id is {user.id}: "

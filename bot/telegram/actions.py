@@ -17,6 +17,7 @@ from bot.telegram import talk
 from bot.telegram.session import Session
 from bot.telegram.tap import Tap
 from engine.errors import InvalidResponse
+from engine.presentation import item_title
 from engine.protocol import InteractionResponse, MediaDisplay, SelectDisplay, SubActionRequest, TextInputDisplay
 from engine.spending import dollars
 
@@ -50,12 +51,21 @@ def _media(tap: Tap) -> MediaDisplay:
     return disp
 
 
+def _recap(tap: Tap, numbers: list[int]) -> str:
+    """"✓ Cat": the options picked, for the line that recalls them."""
+    disp = _select(tap)
+    items = render.selectable_items(disp.data, disp.display_schema)
+    titles = [item_title(items[i][1], items[i][2], 60) for i in numbers if 0 <= i < len(items)]
+    return f"✓ <b>{render.esc(', '.join(titles))}</b>" if titles else "✓"
+
+
 # ----------------------------------------------------------------- selects
 async def pick(bot: CCBot, tap: Tap) -> None:
     _select(tap)
-    await tap.answer()
+    await tap.answer_choice()
     indices = render.selection_indices(tap.question, [_index(tap)])
-    await bot.respond(_session(tap), _response(tap, selected_indices=indices), urgent=True)
+    await bot.respond(_session(tap), _response(tap, selected_indices=indices), urgent=True, announced=tap.announced,
+                      carry=tap.carry(_recap(tap, [_index(tap)])))
 
 
 async def toggle(bot: CCBot, tap: Tap) -> None:
@@ -83,8 +93,9 @@ async def confirm(bot: CCBot, tap: Tap) -> None:
             await tap.answer(f"Please pick {want} (you have {len(session.chosen)}).", alert=True)
             return
         response = _response(tap, selected_indices=render.selection_indices(tap.question, session.chosen))
-    await tap.answer()
-    await bot.respond(session, response, urgent=True)
+    await tap.answer_choice()
+    await bot.respond(session, response, urgent=True, announced=tap.announced,
+                      carry=tap.carry("✓" if disp.mode == "review" else _recap(tap, session.chosen)))
 
 
 async def page(bot: CCBot, tap: Tap) -> None:
@@ -112,8 +123,9 @@ async def option(bot: CCBot, tap: Tap) -> None:
         raise InvalidResponse("That option does not exist.")
     chosen, session = retryable.options[index], _session(tap)
     if chosen.mode == "continue":
-        await tap.answer()
-        await bot.respond(session, _response(tap, selected_indices=[]), urgent=True)
+        await tap.answer_choice()
+        await bot.respond(session, _response(tap, selected_indices=[]), urgent=True, announced=tap.announced,
+                          carry=tap.carry(f"✓ {render.esc(chosen.label)}"))
     elif chosen.mode == "jump":
         await tap.answer("Going back…")
         await bot.respond(session, _response(tap, jump_back_requested=True, jump_back_target=chosen.id), urgent=True)
@@ -146,9 +158,11 @@ async def text_default(bot: CCBot, tap: Tap) -> None:
     disp = tap.question.display_data
     if not isinstance(disp, TextInputDisplay):
         raise InvalidResponse("This button does nothing here.")
-    await tap.answer()
+    await tap.answer_choice()
     value = disp.default_value if tap.data.action == "text-default" else ""
-    await bot.respond(_session(tap), _response(tap, value=value), urgent=True)
+    recap = f"✓ <b>{render.esc(render.shorten(value, 60))}</b>" if value else "✓ Skipped"
+    await bot.respond(_session(tap), _response(tap, value=value), urgent=True, announced=tap.announced,
+                      carry=tap.carry(recap))
 
 
 # ------------------------------------------------------------------ media
@@ -223,8 +237,9 @@ async def choose(bot: CCBot, tap: Tap) -> None:
     match = next((c for c in render.generated_contents(_media(tap)) if c.key == tap.data.arg), None)
     if match is None:
         raise InvalidResponse("That result is not available.")
-    await tap.answer(f"Picked #{match.number}")
-    await bot.respond(_session(tap), _response(tap, selected_content_id=match.content_id), urgent=True)
+    await tap.answer_choice(f"Picked #{match.number}")
+    await bot.respond(_session(tap), _response(tap, selected_content_id=match.content_id), urgent=True,
+                      announced=tap.announced)
 
 
 # ------------------------------------------------------------------- menu

@@ -66,7 +66,8 @@ class TelegramFront:
         flood = FloodGate(settings.ccbot_overall_per_s, settings.ccbot_chat_per_s, settings.ccbot_chat_burst,
                           processes=settings.ccbot_bot_processes)
         outbox = Outbox(lambda: self._app().bot, flood, settings.telegram_upload_limit_mb * 1024 * 1024,
-                        settings.telegram_download_limit_mb * 1024 * 1024)
+                        settings.telegram_download_limit_mb * 1024 * 1024,
+                        sole_sender=settings.ccbot_bot_processes == 1)
         sessions = Sessions(engine.services.store)
         presenter = Presenter(engine, sessions, outbox, callback_secret(settings))
         self.bot = CCBot(engine, sessions, outbox, presenter, settings, PersonLocks(engine.services.store))

@@ -3,7 +3,6 @@ the few things they all do: start a run, answer the open question, show a run.""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from dataclasses import dataclass
 
@@ -14,13 +13,14 @@ from bot.render import OutMessage
 from bot.render.talk import NOTE_USED, quote
 from bot.telegram.outbox import Outbox
 from bot.telegram.presenter import Presenter
-from bot.telegram.session import Session, Sessions
+from bot.telegram.session import Carry, Session, Sessions
 from bot.telegram.tap import PersonLocks, owner_of
 from engine.api import Engine
 from engine.protocol import InteractionResponse, RunView, TextInputDisplay
 from engine.settings import Settings
 
 TYPING_AFTER_S = 0.8  # "typing…" only when an answer takes a while (an LLM call)
+TYPING_AFTER_TOAST_S = 3.0  # after a "this takes a few seconds" toast: about when Telegram hides it
 
 
 def callback_secret(settings: Settings) -> bytes:
@@ -43,12 +43,13 @@ class CCBot:
         return self.presenter.secret
 
     async def show(self, view: RunView, session: Session, *, again: bool = False, files_again: bool = False,
-                   urgent: bool = False) -> None:
+                   urgent: bool = False, carry: Carry | None = None) -> None:
         """Show the run and keep what was shown (one write, only if something changed)."""
         if session.note and await self._use_note(view, session):
             return
         try:
-            await self.presenter.show(view, session, again=again, files_again=files_again, urgent=urgent)
+            await self.presenter.show(view, session, again=again, files_again=files_again, urgent=urgent,
+                                      carry=carry)
         finally:
             await self.sessions.save(session)
 
@@ -63,16 +64,16 @@ class CCBot:
         await self.respond(session, InteractionResponse(interaction_id=req.interaction_id, value=note), urgent=True)
         return True
 
-    async def respond(self, session: Session, response: InteractionResponse, *, urgent: bool = False) -> None:
-        """Answer the open question; show where that leads."""
-        typing = asyncio.create_task(self.outbox.chat_action_after(session.chat_id, ChatAction.TYPING,
-                                                                   TYPING_AFTER_S))
-        try:
+    async def respond(self, session: Session, response: InteractionResponse, *, urgent: bool = False,
+                      announced: bool = False, carry: Carry | None = None) -> None:
+        """Answer the open question; show where that leads. `announced`: the tap's
+        toast said it takes a moment, so "typing…" only once that toast is gone;
+        `carry`: the answered question's message, for a next question that comes at once."""
+        delay = TYPING_AFTER_TOAST_S if announced else TYPING_AFTER_S
+        async with self.outbox.acting(session.chat_id, ChatAction.TYPING, delay):
             view = await self.engine.respond(session.run_id, response, session.owner)
-        finally:
-            typing.cancel()
         session.feedback_option = None
-        await self.show(view, session, urgent=urgent)
+        await self.show(view, session, urgent=urgent, carry=carry)
 
     async def start_new(self, user_id: int, chat_id: int, force: bool, note: str | None = None) -> None:
         """A new run in this chat; with one in progress, ask first (unless `force`).

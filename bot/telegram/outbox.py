@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRIES_AFTER_429 = 3
 CHAT_ACTION_EVERY_S = 4.0
+NEWEST_KEPT = 20_000  # chats whose newest message is remembered
 _GONE = ("message to edit not found", "message can't be edited", "there is no text in the message to edit")
 
 
@@ -63,13 +65,34 @@ def _reply_markup(out: OutMessage) -> Any:
 
 class Outbox:
     def __init__(self, bot: Callable[[], Bot], flood: FloodGate, upload_limit_bytes: int,
-                 download_limit_bytes: int = 20 * 1024 * 1024) -> None:
+                 download_limit_bytes: int = 20 * 1024 * 1024, *, sole_sender: bool = True) -> None:
         self._bot = bot
         self.flood = flood
         self.upload_limit = upload_limit_bytes
         self.download_limit = download_limit_bytes  # getFile: 20 MB on the cloud Bot API
         self._last_action: dict[int, float] = {}
         self.calls: dict[str, int] = {}  # Bot API calls by method (benchmarks and tests read it)
+        # The newest message id seen per chat (ours and the person's; ids grow within a chat).
+        # Trusted only when this process is the bot's only one: another would send unseen.
+        self.sole_sender = sole_sender
+        self._newest: dict[int, int] = {}
+
+    # ----------------------------------------------------- newest message
+    def saw(self, chat_id: int, message_id: int) -> None:
+        """A message in this chat, the person's or ours."""
+        if message_id > self._newest.get(chat_id, 0):
+            self._newest[chat_id] = message_id
+            if len(self._newest) > NEWEST_KEPT:  # forget the chats seen first (a forgotten chat just gets new messages)
+                self._newest = dict(list(self._newest.items())[NEWEST_KEPT // 2:])
+
+    def is_newest(self, chat_id: int, message_id: int) -> bool:
+        """True when nothing was said in the chat after this message, as far as this process can know."""
+        return self.sole_sender and self._newest.get(chat_id) == message_id
+
+    def _saw_sent(self, chat_id: int, result: object) -> None:
+        for message in result if isinstance(result, (list, tuple)) else [result]:
+            if isinstance(getattr(message, "message_id", None), int):
+                self.saw(chat_id, message.message_id)
 
     @property
     def bot(self) -> Bot:
@@ -80,7 +103,10 @@ class Outbox:
             async with self.flood.slot(chat_id, urgent):
                 self.calls[method] = self.calls.get(method, 0) + 1
                 try:
-                    return await make()
+                    result = await make()
+                    if method.startswith("send"):
+                        self._saw_sent(chat_id, result)
+                    return result
                 except RetryAfter as exc:
                     if attempt == RETRIES_AFTER_429:
                         raise
@@ -237,3 +263,12 @@ class Outbox:
         """A chat action only when an answer takes a while (cancel the task when it came)."""
         await asyncio.sleep(delay_s)
         await self.chat_action(chat_id, action, force=True)
+
+    @contextlib.asynccontextmanager
+    async def acting(self, chat_id: int, action: str, after_s: float) -> AsyncIterator[None]:
+        """"typing…" / "sending a video…" only if what runs inside takes longer than `after_s`."""
+        task = asyncio.create_task(self.chat_action_after(chat_id, action, after_s))
+        try:
+            yield
+        finally:
+            task.cancel()

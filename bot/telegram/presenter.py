@@ -10,6 +10,7 @@ are sent, so a restart never sends one twice.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from telegram.error import TelegramError
 from bot import callbacks, render
 from bot.render import Button, OutMessage
 from bot.telegram.outbox import Outbox, digest
-from bot.telegram.session import MessageRef, Session, Sessions
+from bot.telegram.session import Carry, MessageRef, Session, Sessions
 from engine.api import Engine
 from engine.presentation import ShownContent
 from engine.protocol import InteractionRequest, MediaDisplay, RunResult, RunStatus, RunView, SelectDisplay
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 DONE = "✨ Done! Your video is ready to post."
 ALBUM_LIMIT = 10  # pictures Telegram takes in one media group
+UPLOADING_AFTER_S = 0.8  # "sending a video…" (or photo, file) only for an upload that takes a while
 
 
 class Presenter:
@@ -42,9 +44,10 @@ class Presenter:
         return Button(text, callbacks.encode(action, ikey_of, arg, self.secret))
 
     async def show(self, view: RunView, session: Session, *, again: bool = False, files_again: bool = False,
-                   urgent: bool = False) -> None:
+                   urgent: bool = False, carry: Carry | None = None) -> None:
         """Where the run stands now. `again`: send the question anew (it was
-        asked for, or scrolled away); `files_again`: its files too."""
+        asked for, or scrolled away); `files_again`: its files too; `carry`: the
+        answered question's message, which a next text question may take over."""
         session.focus(view.pending.interaction_id if view.pending else None)
         await self.status(view, session, urgent=urgent)
         if view.status == RunStatus.COMPLETED:
@@ -58,7 +61,8 @@ class Presenter:
         elif view.pending is None:
             await self.error(view, session, again)
         else:
-            await self.question(view.pending, session, again=again, files_again=files_again, urgent=urgent)
+            await self.question(view.pending, session, again=again, files_again=files_again, urgent=urgent,
+                                carry=carry)
 
     # -------------------------------------------------------------- status
     async def status(self, view: RunView, session: Session, urgent: bool = False) -> None:
@@ -85,7 +89,7 @@ class Presenter:
 
     # ------------------------------------------------------------ question
     async def question(self, req: InteractionRequest, session: Session, *, again: bool, files_again: bool,
-                       urgent: bool = False) -> None:
+                       urgent: bool = False, carry: Carry | None = None) -> None:
         disp = req.display_data
         messages = render.render_request(req, self.secret, chosen=set(session.chosen), param_choices=session.params,
                                          page=session.page, details=session.details, settings=session.settings,
@@ -100,6 +104,15 @@ class Presenter:
                 return
         if not again and session.control is not None and session.shown == req.interaction_id:
             session.control = await self.outbox.show(chat, session.control, messages[-1], urgent=urgent)
+            return
+        if (not again and carry is not None and len(messages) == 1 and messages[0].kind == "text"
+                and not messages[0].force_reply and self.outbox.is_newest(chat, carry.ref.message_id)):
+            # still the chat's last message and the next question came at once: it becomes that question
+            out = messages[0]
+            recap = dataclasses.replace(out, text=f"{carry.recap}\n\n{out.text}")
+            fits = out.parse_mode == "HTML" and render.tg_len(recap.text) <= render.TEXT_LIMIT
+            session.control = await self.outbox.show(chat, carry.ref, recap if fits else out, urgent=urgent)
+            session.shown = req.interaction_id
             return
         for out in messages[:-1]:
             await self.outbox.send(chat, out, urgent=urgent)
@@ -155,10 +168,12 @@ class Presenter:
                 out, media = batch[0].out, batch[0].shown.item
                 assert media is not None
                 kind = {"video": "video", "image": "photo", "audio": "audio"}.get(media.media_type, "document")
-                if kind == "video":
-                    await self.outbox.chat_action(chat_id, ChatAction.UPLOAD_VIDEO, force=True)
-                await self.outbox.send_file(chat_id, kind, media.local_path, caption=out.text, buttons=out.buttons,
-                                            duration_s=media.duration_s, width=media.width, height=media.height)
+                action = {"video": ChatAction.UPLOAD_VIDEO, "photo": ChatAction.UPLOAD_PHOTO}.get(
+                    kind, ChatAction.UPLOAD_DOCUMENT)
+                async with self.outbox.acting(chat_id, action, UPLOADING_AFTER_S):
+                    await self.outbox.send_file(chat_id, kind, media.local_path, caption=out.text,
+                                                buttons=out.buttons, duration_s=media.duration_s,
+                                                width=media.width, height=media.height)
         except TelegramError:
             for item in uploads:
                 if item.claim:
@@ -207,11 +222,10 @@ class Presenter:
             buttons.insert(0, [self.button("📄 Summary as a file", "hist", view.run_id, "summary")])
         if video and Path(video).is_file():  # the video, its words and the buttons: one message
             file_id = session.file_ids.get(video) if session is not None else None  # shown for the final check
-            if file_id is None:
-                await self.outbox.chat_action(chat, ChatAction.UPLOAD_VIDEO, force=True)
-            await self.outbox.send_file(chat, "video", video, caption=f"{DONE}\n\n{short}" if short else DONE,
-                                        buttons=[] if rest.strip() else buttons, file_id=file_id,
-                                        duration_s=result.duration_s)
+            async with self.outbox.acting(chat, ChatAction.UPLOAD_VIDEO, UPLOADING_AFTER_S):
+                await self.outbox.send_file(chat, "video", video, caption=f"{DONE}\n\n{short}" if short else DONE,
+                                            buttons=[] if rest.strip() else buttons, file_id=file_id,
+                                            duration_s=result.duration_s)
             if not rest.strip():
                 return
         parts = render.split_text(rest) if rest.strip() else []

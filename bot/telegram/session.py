@@ -10,6 +10,7 @@ the run has ended and its end was shown.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr
@@ -25,6 +26,15 @@ class MessageRef(BaseModel):
     message_id: int
     shown: str = ""
     caption: bool = False  # a photo or video whose caption is its text
+
+
+@dataclass(frozen=True)
+class Carry:
+    """An answered question's message that may become the next question in place,
+    with a line recalling the answer (HTML)."""
+
+    ref: MessageRef
+    recap: str
 
 
 class Proposal(BaseModel):

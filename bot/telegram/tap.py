@@ -15,12 +15,15 @@ from typing import Any
 
 from bot.callbacks import CallbackData
 from bot.telegram.outbox import Outbox
-from bot.telegram.session import Session, Sessions
+from bot.telegram.session import Carry, Session, Sessions
 from engine.api import Engine
 from engine.errors import EngineError, StaleInteraction
 from engine.locks import KeyedLocks
 from engine.store import Store
 from engine.protocol import InteractionRequest, RunView
+
+
+WORKING = "✍️ On it: this takes a few seconds…"
 
 
 def owner_of(user_id: int) -> str:
@@ -75,12 +78,32 @@ class Tap:
     session: Session | None = None
     view: RunView | None = None
     answered: bool = False
+    announced: bool = False  # the answer said the next question takes a moment
+
 
     async def answer(self, text: str | None = None, alert: bool = False) -> None:
         """Stop the spinner, once; the first answer wins."""
         if not self.answered:
             self.answered = True
             await self.outbox.answer(self.query, text, alert)
+
+    async def answer_choice(self, text: str | None = None) -> None:
+        """Answer a tap that answers the question: when that sets off model calls,
+        the toast says so at once (and no early "typing…" is needed)."""
+        if self.view is not None and self.view.pending is not None and self.view.pending.answer_sets_off_calls:
+            text = f"{text} · {WORKING}" if text else WORKING
+            self.announced = not self.answered
+        await self.answer(text)
+
+    def carry(self, recap: str) -> Carry | None:
+        """The question's message, to become the next question in place, when that comes
+        at once (no model call in between) and the tap was on it: one edit, not a new message."""
+        session, message = self.session, getattr(self.query, "message", None)
+        if self.view is None or self.view.pending is None or self.view.pending.answer_sets_off_calls:
+            return None
+        if session is None or session.control is None or session.control.caption or message is None:
+            return None
+        return Carry(session.control, recap) if message.message_id == session.control.message_id else None
 
     @property
     def owner(self) -> str:

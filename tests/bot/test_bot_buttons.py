@@ -44,6 +44,7 @@ async def test_multi_select_ticks_edit_the_same_message_and_done_enforces_min_ma
         message_id = question["message_id"]
         assert "Choose 1–2" in question["text"]
         sends_before = len(tg.calls_to("sendMessage"))
+        versions_before = len(tg.message_history(ALICE, message_id))  # it took over the ideas' message
 
         # Done with nothing ticked: an alert, nothing sent
         query = await bot.press("Done")
@@ -56,7 +57,7 @@ async def test_multi_select_ticks_edit_the_same_message_and_done_enforces_min_ma
         edited = tg.message(ALICE, message_id)
         assert labels(edited)[:3] == ["✅ 1. tail 0", "✅ 2. ears 0", "▫️ 3. paws 0"]
         assert "Selected: 2." in edited["text"] and "Done (2 selected)" in labels(edited)
-        assert len(tg.message_history(ALICE, message_id)) == 2
+        assert len(tg.message_history(ALICE, message_id)) == versions_before + 2
 
         # a third tick is over the maximum: an alert, the message is not touched
         query = await bot.press("▫️ 3.")
@@ -67,7 +68,7 @@ async def test_multi_select_ticks_edit_the_same_message_and_done_enforces_min_ma
         # untick #1: edited again
         await bot.press("✅ 1.")
         assert labels(tg.message(ALICE, message_id))[:3] == ["▫️ 1. tail 0", "✅ 2. ears 0", "▫️ 3. paws 0"]
-        assert len(tg.message_history(ALICE, message_id)) == 3
+        assert len(tg.message_history(ALICE, message_id)) == versions_before + 3
         assert len(tg.calls_to("sendMessage")) == sends_before, "ticks edit, they never send"
 
         await bot.press("Done (1 selected)")
@@ -84,9 +85,11 @@ async def test_a_stale_button_is_refused_and_changes_nothing(tg: FakeTelegramSer
         pet_question = newest_with(tg, ALICE, "Dog")
         await bot.press("Cat")
         await bot.press("Skip")
-        await bot.press("1.")
+        ideas = newest_with(tg, ALICE, "New ideas")  # its buttons, as a second device still shows them
+        await bot.press("1.")  # the features question takes over the ideas' message
         await bot.press("▫️ 1.")
         features = newest_with(tg, ALICE, "Done")
+        assert features["message_id"] == ideas["message_id"]
         await bot.press("Done")
         await bot.wait_button("Generate with")
         before = await bot.run_fingerprint()
@@ -96,7 +99,7 @@ async def test_a_stale_button_is_refused_and_changes_nothing(tg: FakeTelegramSer
             (pet_question, "Dog"),  # a pick on the first question
             (features, "✅ 1."),  # a tick on an answered multi-select
             (features, "Done"),  # its confirm
-            (newest_with(tg, ALICE, "New ideas"), "New ideas"),  # a retry option of a finished step
+            (ideas, "New ideas"),  # a retry option of a finished step
         ]
         for message, label in stale:
             data = next(d for text, d in tg.buttons_of(message) if label in text)

@@ -70,7 +70,8 @@ async def test_scenes_send_the_photo_to_the_openai_edit_and_to_leonardo(
     openai, leonardo, registry = providers
     async with running_bot(tg, tmp_path / "data", providers=registry) as bot:
         await to_scenes(bot, "Scenes with my pet")
-        assert "~$0.09 + clip" in " ".join(t for m in tg.bot_messages(ALICE) for t, _ in tg.buttons_of(m))
+        shown = [v for m in tg.bot_messages(ALICE) for v in [m, *tg.message_history(ALICE, m["message_id"])]]
+        assert "~$0.09 + clip" in " ".join(t for v in shown for t, _ in tg.buttons_of(v))  # on the ways question
         stored = Path((await state(bot))["pet_photo"]["local_path"])
 
         await bot.press("Generate with OpenAI photo edit", timeout=20)

@@ -40,11 +40,11 @@ async def test_a_500_on_send_is_reported_and_the_next_update_works(tg: FakeTeleg
         await bot.say("/help")  # the next update works
         assert bot.texts()[-1].startswith("I make short cute-pet videos")
 
-        # a 500 while the next question is sent: the answer was taken, the person
-        # is told, and /status brings the question back
+        # a 500 while the next question is shown (it takes over the answered one's
+        # message): the answer was taken, the person is told, and /status brings it back
         await bot.say("/new")
         await bot.press(NO_PHOTO)
-        tg.fail_next("sendMessage", 500)
+        tg.fail_next("editMessageText", 500)
         query = await bot.press("Cat")
         assert tg.callback_answer(query) is not None
         assert "Something went wrong on my side" in bot.texts()[-1]
