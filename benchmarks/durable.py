@@ -47,9 +47,9 @@ def rss_mb() -> tuple[float, float]:
 
 
 async def one(jobs: str, url: str | None, people: int, poll_s: float) -> dict[str, Any]:
-    from bot.main import limit_malloc_arenas
+    from bot.main import tune_malloc
 
-    limit_malloc_arenas()
+    tune_malloc()
     out: dict[str, Any] = {"jobs": jobs, "db": "postgres" if url else "sqlite", "poll_s": poll_s}
     out["rss_engine_imported"] = rss_mb()[0]
     assert "dbos" not in sys.modules
