@@ -1,15 +1,17 @@
 """Sending files to Telegram within its limits: a video over the upload limit
 is re-encoded smaller, else sent as a document, else announced with its size,
-never silently dropped. Files are uploaded from disk, never sent by URL."""
+never silently dropped. Files are uploaded from disk, never sent by URL, and
+streamed: python-telegram-bot would read each whole into memory first, and a
+crowd's clips, videos and albums in flight at once added up to tens of MB."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram import Bot, InlineKeyboardMarkup, InputFile, Message
 from telegram.constants import ParseMode
 
 from engine.media.ffmpeg import FFmpegError, run_ffmpeg
@@ -17,6 +19,12 @@ from engine.media.ffmpeg import FFmpegError, run_ffmpeg
 log = logging.getLogger(__name__)
 
 PHOTO_LIMIT = 10 * 1024 * 1024
+
+
+def streamed(handle: IO[bytes], name: str, attach: bool = False) -> InputFile:
+    """An upload read from the open `handle` in chunks as it is sent (keep it open until then);
+    `attach` for the media of an album."""
+    return InputFile(handle, filename=name, attach=attach, read_file_handle=False)
 
 
 async def shrink_video(path: Path, limit_bytes: int, duration_s: float | None) -> Path | None:
@@ -64,11 +72,12 @@ async def send_file(
         text = f"{caption}\n\n⚠️ This file is {mb:.0f} MB, above Telegram's upload limit; it is saved at {path.name}."
         return await bot.send_message(chat_id, text.strip(), parse_mode=ParseMode.HTML, reply_markup=markup)
     with path.open("rb") as handle:
+        upload = streamed(handle, path.name)
         if kind == "video":
-            return await bot.send_video(chat_id, handle, supports_streaming=True, duration=int(duration_s or 0) or None,
-                                        width=width, height=height, filename=path.name, **common)
+            return await bot.send_video(chat_id, upload, supports_streaming=True, duration=int(duration_s or 0) or None,
+                                        width=width, height=height, **common)
         if kind == "photo" and size <= PHOTO_LIMIT:
-            return await bot.send_photo(chat_id, handle, filename=path.name, **common)
+            return await bot.send_photo(chat_id, upload, **common)
         if kind == "audio":
-            return await bot.send_audio(chat_id, handle, filename=path.name, **common)
-        return await bot.send_document(chat_id, handle, filename=path.name, **common)
+            return await bot.send_audio(chat_id, upload, **common)
+        return await bot.send_document(chat_id, upload, **common)

@@ -25,7 +25,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
 from bot.render import Button, OutMessage
-from bot.telegram.delivery import send_file
+from bot.telegram.delivery import send_file, streamed
 from bot.telegram.flood import FloodGate
 from bot.telegram.session import MessageRef
 
@@ -212,12 +212,11 @@ class Outbox:
     async def send_album(self, chat_id: int, photos: list[tuple[str, str]]) -> list[Message]:
         """2 to 10 pictures as one message group (one call), each with its caption."""
         async def send() -> tuple[Message, ...]:
-            # opened only once the flood slot is ours: PTB reads a file whole when its media is
-            # built, so albums waiting for Telegram's budget would each hold their pictures
+            # opened only once the flood slot is ours, and streamed as sent (not read whole)
             handles = [Path(path).open("rb") for path, _ in photos]  # noqa: SIM115 - closed below
             try:
-                media = [InputMediaPhoto(h, caption=caption or None, parse_mode=ParseMode.HTML,
-                                         filename=Path(path).name)
+                media = [InputMediaPhoto(streamed(h, Path(path).name, attach=True), caption=caption or None,
+                                         parse_mode=ParseMode.HTML)
                          for h, (path, caption) in zip(handles, photos, strict=True)]
                 return await self.bot.send_media_group(chat_id, media)
             finally:
