@@ -124,6 +124,29 @@ async def test_llm_success_sends_the_documented_shape(
     assert result.cost_usd == pytest.approx(expected)
 
 
+
+async def test_a_big_picture_goes_to_the_model_as_a_jpeg_of_the_same_pixels(tmp_path: Path) -> None:
+    import base64
+    import io
+    import os
+
+    from PIL import Image
+
+    from engine.providers.openai_request import JPEG_OVER_BYTES, image_url
+
+    frame = tmp_path / "frame.png"  # noise: a PNG of over half a megabyte
+    Image.frombytes("RGB", (864, 1536), os.urandom(864 * 1536 * 3)).save(frame)
+    assert frame.stat().st_size > JPEG_OVER_BYTES
+    url = await image_url(str(frame))
+    assert url.startswith("data:image/jpeg;base64,")
+    sent = base64.b64decode(url.split(",", 1)[1])
+    assert len(sent) < frame.stat().st_size
+    with Image.open(io.BytesIO(sent)) as picture:
+        assert picture.format == "JPEG" and picture.size == (864, 1536)
+    small = tmp_path / "small.png"
+    small.write_bytes(png_bytes(32, 48))
+    assert (await image_url(str(small))).startswith("data:image/png;base64,")  # small ones go as they are
+
 async def test_llm_strips_ux_keys_and_sends_non_strict_schemas_non_strict(fake: FakeOpenAI) -> None:
     loose = {
         "type": "object",

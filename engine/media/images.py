@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import functools
+import io
 import os
 import sys
 import uuid
@@ -145,6 +146,14 @@ def fit_image(
     else:
         out = _contain(img, alpha, width, height)
     return save_atomic(out, Path(dest))
+
+
+def jpeg_bytes(src: str | os.PathLike[str], quality: int = 90) -> bytes:
+    """The upright picture as JPEG bytes at its own pixel size (transparent areas white)."""
+    img, alpha = _load_rgb(Path(src))
+    out = io.BytesIO()
+    _flatten(img, alpha).save(out, format="JPEG", quality=quality)
+    return out.getvalue()
 
 
 async def afit_image(

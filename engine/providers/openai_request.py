@@ -27,6 +27,9 @@ from engine.providers.openai_schema import schema_format
 
 PROVIDER = "openai"
 VISION_MIME_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
+# A bigger PNG or WebP goes as a JPEG of the same pixels: a 2 MB key frame is held twice as
+# base64 (our request and the SDK's body) for the whole call, ~5 MB per call in flight at once
+JPEG_OVER_BYTES = 512 * 1024
 
 
 async def build_params(
@@ -120,5 +123,10 @@ async def image_url(path_or_url: str) -> str:
             "this picture format cannot be read by the text model (use PNG, JPEG, WEBP or GIF)",
             kind="invalid_request", detail=f"mime {mime}", provider=PROVIDER,
         )  # fmt: skip
-    data = await asyncio.to_thread(path.read_bytes)
+    if mime in ("image/png", "image/webp") and path.stat().st_size > JPEG_OVER_BYTES:
+        from engine.media.images import in_image_worker, jpeg_bytes
+
+        data, mime = await in_image_worker(jpeg_bytes, path), "image/jpeg"
+    else:
+        data = await asyncio.to_thread(path.read_bytes)
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
