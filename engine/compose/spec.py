@@ -46,8 +46,8 @@ class ComposeSpec(BaseModel):
     title: str = ""
     crf: int = Field(23, ge=0, le=51)
     preset: str = "veryfast"
-    # one encoder thread: renders run one per core at once (engine/background.py), and
-    # x264's own threads would only oversubscribe the cores and add ~30 MB per encode
+    # one encoder (and decoder) thread: renders run one per core at once (engine/background.py),
+    # and x264's own threads would only oversubscribe the cores and add ~30 MB per encode
     threads: int = Field(1, ge=0, le=64)
     audio_bitrate_k: int = Field(128, ge=32, le=320)
     timeout_s: float = 600
