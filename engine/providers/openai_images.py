@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import openai
-from openai import AsyncOpenAI
 
 from engine.providers import costs
 from engine.providers.base import (
@@ -44,6 +43,7 @@ from engine.providers.base import (
     SubmitResult,
 )
 from engine.providers.http import write_bytes_atomic
+from engine.providers.openai_client import openai_client
 from engine.providers.openai_errors import openai_error
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class OpenAIImages(MediaProvider):
         self.quality = quality
         self.base_url = base_url
         self._secrets = (api_key,)
-        self._client = AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout_s)
+        self._client = openai_client(api_key, base_url=base_url, max_retries=max_retries, timeout_s=timeout_s)
 
     @classmethod
     def from_settings(cls, settings: Any) -> OpenAIImages:

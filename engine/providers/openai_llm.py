@@ -13,10 +13,10 @@ import logging
 from typing import Any
 
 import openai
-from openai import AsyncOpenAI
 
 from engine.providers import costs
 from engine.providers.base import Cost, LLMProvider, LLMRequest, LLMResult, LLMUsage, ProviderError
+from engine.providers.openai_client import openai_client
 from engine.providers.openai_errors import openai_error
 from engine.providers.openai_request import build_params
 
@@ -58,7 +58,7 @@ class OpenAILLM(LLMProvider):
         self._secrets = (api_key,)
         # The SDK retries 408/409/429/5xx/connection errors itself (honouring
         # retry-after); we only map the final failure.
-        self._client = AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout_s)
+        self._client = openai_client(api_key, base_url=base_url, max_retries=max_retries, timeout_s=timeout_s)
 
     @classmethod
     def from_settings(cls, settings: Any) -> OpenAILLM:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import openai
-from openai import AsyncOpenAI
 
 from engine.providers import costs
 from engine.providers.base import ProviderError
+from engine.providers.openai_client import openai_client
 from engine.providers.openai_errors import openai_error
 from engine.providers.speech import ACCEPTED_AUDIO, UPLOAD_LIMIT_BYTES, Transcriber, Transcript
 
@@ -35,7 +35,7 @@ class OpenAITranscriber(Transcriber):
                  max_retries: int = 2, timeout_s: float = 60.0) -> None:
         self.model = model
         self._secrets = (api_key,)
-        self._client = AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout_s)
+        self._client = openai_client(api_key, base_url=base_url, max_retries=max_retries, timeout_s=timeout_s)
 
     @classmethod
     def from_settings(cls, settings: Any) -> OpenAITranscriber:
