@@ -23,6 +23,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot import callbacks
 from bot.render import OutMessage
@@ -46,6 +47,7 @@ from bot.telegram.voice import Voice
 from engine.api import Engine
 from engine.errors import EngineError, InvalidResponse, StaleInteraction
 from engine.protocol import EngineEvent
+from engine.providers.http import shared_tls
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -198,12 +200,15 @@ def build_application(settings: Settings, engine: Engine, **builder_options: Any
     if settings.telegram_bot_token is None:
         raise SystemExit("TELEGRAM_BOT_TOKEN is not set: get one from @BotFather (see README).")
     front = TelegramFront(engine, settings)
+    # PTB's defaults (256 connections, 1 for getUpdates), on the providers' TLS context:
+    # each client would load the CA bundle into one of its own (~1.2 MB apiece)
+    tls = {"verify": shared_tls()}
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .concurrent_updates(256)
-        .media_write_timeout(300)
-        .read_timeout(30)
+        .request(HTTPXRequest(connection_pool_size=256, read_timeout=30, media_write_timeout=300, httpx_kwargs=tls))
+        .get_updates_request(HTTPXRequest(connection_pool_size=1, httpx_kwargs=tls))
         .post_init(front.post_init)
         .post_stop(front.post_stop)
     )

@@ -17,7 +17,7 @@ The names below are the package's public face; import them from here.
 """
 
 from engine.providers.http.atomic import write_bytes_atomic
-from engine.providers.http.client import HttpClient, default_timeout, download, json_of
+from engine.providers.http.client import HttpClient, default_timeout, download, json_of, shared_tls
 from engine.providers.http.errors import (
     ErrorHook,
     body_message,
@@ -42,5 +42,6 @@ __all__ = [
     "parse_retry_after",
     "redact",
     "safe_url",
+    "shared_tls",
     "write_bytes_atomic",
 ]
