@@ -51,8 +51,12 @@ class Progress:
         self._renders: OrderedDict[str, tuple[MessageRef | None, bool]] = OrderedDict()
         self._render_locks = KeyedLocks()
 
-    def _due(self, key: str, final: bool, every: float = EDIT_EVERY_S) -> bool:
+    def _due(self, key: str, final: bool, every: float = EDIT_EVERY_S, wait_first: bool = False) -> bool:
+        """True when an edit for `key` may go out now; `wait_first`: not before `every`
+        has passed since the key was first seen (what was shown when it began still holds)."""
         now = time.monotonic()
+        if wait_first and key not in self._last_edit:
+            self._last_edit[key] = now
         if not final and now - self._last_edit.get(key, 0.0) < every:
             return False
         self._last_edit[key] = now
@@ -89,12 +93,14 @@ class Progress:
 
     async def job_progress(self, chat_id: int, event: EngineEvent) -> None:
         """The question's own message shows the job's line; it is brought up to
-        date now and then (a long clip), never more often than `JOB_EDIT_EVERY_S`."""
+        date now and then (a long clip), never more often than `JOB_EDIT_EVERY_S`,
+        and not in a job's first `JOB_EDIT_EVERY_S`: the tap's own edit said it began,
+        and a job done sooner shows its result instead."""
         bot = self.bot
         await bot.outbox.chat_action(chat_id, ChatAction.UPLOAD_VIDEO if event.data.get("provider") else
                                      ChatAction.TYPING)
         if bot.locks.busy(event.owner) or not self._due(str(event.data["job_id"]), final=False,
-                                                         every=JOB_EDIT_EVERY_S):
+                                                         every=JOB_EDIT_EVERY_S, wait_first=True):
             return
         async with bot.locks.hold(event.owner):
             session = await bot.sessions.of_run(event.run_id)
@@ -103,7 +109,9 @@ class Progress:
 
     async def module_progress(self, chat_id: int, event: EngineEvent) -> None:
         """One message per render: its place in line, then its progress
-        ("🎬 Putting your video together… 40%"), edited as it goes."""
+        ("🎬 Putting your video together… 40%"), edited as it goes. The start (0%)
+        is not an edit of its own when the place in line was said just before, and
+        no chat action is sent: the message itself shows that the video is being made."""
         queued = event.type == "module_queued"
         percent = 0.0 if queued else float(event.data.get("progress") or 0)
         key = f"{event.run_id}:{event.data.get('module')}"
@@ -111,14 +119,12 @@ class Progress:
         starting = queued or percent <= 0
         first = shown is None or (done and starting)  # a new render: a new message
         final = percent >= 100
-        if not self._due(key, final=first or final or (percent <= 0 and not queued),
-                         every=QUEUE_EDIT_EVERY_S if queued else EDIT_EVERY_S):
+        if not self._due(key, final=first or final, every=QUEUE_EDIT_EVERY_S if queued else EDIT_EVERY_S):
             return
         if queued:
             text = f"⏳ Your video is in line to be put together: #{int(event.data.get('position') or 1)}"
         else:
             text = f"🎬 {render.esc(event.data.get('message') or 'Working')}… {percent:.0f}%"
-            await self.bot.outbox.chat_action(chat_id, ChatAction.UPLOAD_VIDEO)
         async with self._render_locks(key):  # in order: the first message exists before it is edited
             shown, done = self._renders.get(key) or (None, True)
             fresh = shown is None or (done and starting)

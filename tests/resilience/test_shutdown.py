@@ -52,7 +52,8 @@ async def test_sigterm_to_the_group_mid_render_resumes_the_render(fakes: Fakes, 
         alice.tap(*alice.find(Press("Generate with", music)), "Generate with")
         await tg.wait_for(lambda: alice.find(Press("Pick #1", music)), 30)
         alice.tap(*alice.find(Press("Pick #1", music)), "Pick #1")
-        await tg.wait_for(lambda: any("Putting your video together" in t for t in alice.texts()), 30)
+        await tg.wait_for(lambda: any("put together" in t for t in alice.texts()), 30)  # in line, or under way
+        await tg.wait_for(lambda: bool(ffmpegs_writing_into(data)), 30)
         run_id = reader.latest(alice.owner).run_id
         assert reader.run(run_id).working is not None, "the render is under way"
         assert bot.proc is not None
