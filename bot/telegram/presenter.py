@@ -67,15 +67,19 @@ class Presenter:
     # -------------------------------------------------------------- status
     async def status(self, view: RunView, session: Session, urgent: bool = False) -> None:
         """The pinned status message: what was chosen so far (each question says
-        where the run is); sent and pinned once per run, then brought up to date
+        where the run is); sent and pinned once per run, once there is a choice
+        to show (an empty one would cost two calls), then brought up to date
         once a step (a step's answers show together when the next one begins:
         fewer calls against Telegram's 30 a second) and at the end."""
         fresh = session.status is None
-        if not fresh and view.status == RunStatus.ACTIVE and view.current_step_id == session.status_step:
+        if view.status == RunStatus.ACTIVE and view.current_step_id == session.status_step:
             return
         title = {RunStatus.COMPLETED: "Your video · finished 🎉", RunStatus.ACTIVE: "Your video"}.get(
             view.status, f"Your video · {view.status.value}")
         fields = await self.engine.status_fields(view.run_id, with_step=False)
+        if fresh and view.status == RunStatus.ACTIVE and not any(fields):
+            session.status_step = view.current_step_id  # nothing chosen yet: sent when the next step begins
+            return
         out = OutMessage(render.render_status(fields, title))
         try:
             # a new run's status is the first thing its person sees: urgent when they just asked for it

@@ -16,10 +16,11 @@ async def tg():
         yield server
 
 
-async def play_to_end(bot) -> None:
+async def play_to_end(bot, photo_skipped: bool = False) -> None:
     """Tap through the CC workflow with first choices (no photo of your own)."""
-    await bot.press(NO_PHOTO)
-    await bot.press("Cat")
+    if not photo_skipped:
+        await bot.press(NO_PHOTO)
+        await bot.press("Cat")
     await bot.press("Comfort")
     await bot.press("seconds")
     await bot.press("Skip")
@@ -67,3 +68,28 @@ async def test_whole_run_from_start_to_finished_video(tg: FakeTelegramServer, tm
         documents = tg.calls_to("sendDocument")
         assert documents and documents[-1].files
         assert not tg.unanswered_callbacks()
+
+
+async def test_a_whole_run_costs_at_most_35_chat_calls_and_says_nothing_empty(
+        tg: FakeTelegramServer, tmp_path: Path) -> None:
+    """Telegram allows a bot about 30 messages a second in all: each call a run makes
+    costs the crowd. The pinned status waits until it has a choice to show, a render's
+    own message is its only sign of life, and a job done within seconds is not
+    reported as under way."""
+    async with running_bot(tg, tmp_path / "data") as bot:
+        start = tg.mark()
+        await bot.say("/new")
+        await bot.press(NO_PHOTO)
+        await bot.press("Cat")
+        assert not tg.calls_to("pinChatMessage"), "no empty status message before anything is chosen"
+        await play_to_end(bot, photo_skipped=True)
+        await bot.wait_text("Your video is ready")
+        await bot.settle()
+        chat_calls = [c for c in tg.calls[start:] if "chat_id" in c.params and c.method != "answerCallbackQuery"]
+        assert len(chat_calls) <= 35, [c.method for c in chat_calls]
+        assert len(tg.calls_to("pinChatMessage")) == 1
+        status = [c for c in chat_calls if "📌" in str(c.params.get("text", ""))]
+        assert status and "Cat" in str(status[0].params["text"]), "the status is first sent with the choices made"
+        render_start = next(i for i, c in enumerate(chat_calls) if "in line to be put together" in str(c.params))
+        assert not [c for c in chat_calls[render_start:] if c.method == "sendChatAction"], \
+            "the render's progress message says it is being made"
