@@ -228,10 +228,11 @@ async def skip(bot: CCBot, tap: Tap) -> None:
     disp = tap.question.display_data
     if not isinstance(disp, FileInputDisplay) or not disp.allow_skip:
         raise InvalidResponse("This button does nothing here.")
-    await tap.answer()
+    await tap.answer_choice()
     assert tap.session is not None
     tap.session.pending_file = None
-    await bot.respond(tap.session, InteractionResponse(interaction_id=tap.question.interaction_id), urgent=True)
+    await bot.respond(tap.session, InteractionResponse(interaction_id=tap.question.interaction_id), urgent=True,
+                      announced=tap.announced, carry=tap.carry("✓ No photo"))
 
 
 async def start_over(bot: CCBot, tap: Tap) -> None:
