@@ -294,6 +294,7 @@ async def forget(bot: CCBot, tap: Tap) -> None:
         return
     await tap.answer("Deleting…")
     deleted = await bot.engine.forget(tap.owner)
+    bot.sessions.forget_owner(tap.owner)
     await bot.outbox.send(tap.chat_id, OutMessage(
         text=f"🗑 Deleted {deleted.describe()}. What was spent stays in the operator's accounting, without "
              "any content. /new starts afresh.", parse_mode=None), urgent=True)

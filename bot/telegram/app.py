@@ -70,7 +70,7 @@ class TelegramFront:
         outbox = Outbox(lambda: self._app().bot, flood, settings.telegram_upload_limit_mb * 1024 * 1024,
                         settings.telegram_download_limit_mb * 1024 * 1024,
                         sole_sender=settings.ccbot_bot_processes == 1)
-        sessions = Sessions(engine.services.store)
+        sessions = Sessions(engine.services.store, sole_writer=settings.ccbot_bot_processes == 1)
         presenter = Presenter(engine, sessions, outbox, callback_secret(settings))
         self.bot = CCBot(engine, sessions, outbox, presenter, settings, PersonLocks(engine.services.store))
         self.access = Access(engine.services.store, settings.allowed_user_ids, settings.admin_user_ids)

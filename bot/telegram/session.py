@@ -10,6 +10,8 @@ the run has ended and its end was shown.
 from __future__ import annotations
 
 import json
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,28 +96,70 @@ class Session(BaseModel):
 
 class Sessions:
     """Sessions on the shared store. `round_trips` counts this room's database
-    calls (a tap is meant to cost at most three)."""
+    calls (a tap is meant to cost at most three).
 
-    def __init__(self, store: Store) -> None:
+    `sole_writer`: this is the only bot process, so every change to a session goes
+    through here and the rows it read or wrote can be kept (write-through): a tap
+    then finds its question without waiting for the database behind other
+    people's writes, which set the slowest first reactions under a crowd. Several
+    processes always read the store."""
+
+    CACHED = 10_000  # rows kept at most: one per run in progress
+
+    def __init__(self, store: Store, sole_writer: bool = False) -> None:
         self.store = store
         self.round_trips = 0
+        self._rows: OrderedDict[str, SessionRow] | None = OrderedDict() if sole_writer else None
+        self._run_of_key: dict[str, str] = {}
 
     def _wrap(self, row: SessionRow | None) -> Session | None:
         if row is None:
             return None
+        self._keep(row)
         session = Session.model_validate({**row.data, "run_id": row.run_id, "owner": row.owner})
         session._loaded = session._digest()
         return session
+
+    def _keep(self, row: SessionRow) -> None:
+        if self._rows is None:
+            return
+        old = self._rows.pop(row.run_id, None)
+        if old is not None and old.key is not None:
+            self._run_of_key.pop(old.key, None)
+        self._rows[row.run_id] = row
+        if row.key is not None:
+            self._run_of_key[row.key] = row.run_id
+        while len(self._rows) > self.CACHED:
+            self._drop(next(iter(self._rows)))
+
+    def _drop(self, run_id: str) -> None:
+        if self._rows is not None and (row := self._rows.pop(run_id, None)) is not None and row.key is not None:
+            self._run_of_key.pop(row.key, None)
+
+    def _kept(self, run_id: str | None) -> SessionRow | None:
+        if self._rows is None or run_id is None:
+            return None
+        return self._rows.get(run_id)
+
+    def forget_owner(self, owner: str) -> None:
+        """The store deleted this person's data (/forget): drop what is kept of it."""
+        if self._rows is not None:
+            for run_id in [r.run_id for r in self._rows.values() if r.owner == owner]:
+                self._drop(run_id)
 
     async def of_owner(self, owner: str) -> Session | None:
         self.round_trips += 1
         return self._wrap(await self.store.session_of_owner(owner))
 
     async def by_key(self, key: str) -> Session | None:
+        if (row := self._kept(self._run_of_key.get(key))) is not None:
+            return self._wrap(row)
         self.round_trips += 1
         return self._wrap(await self.store.session_by_key(key))
 
     async def of_run(self, run_id: str) -> Session | None:
+        if (row := self._kept(run_id)) is not None:
+            return self._wrap(row)
         self.round_trips += 1
         return self._wrap(await self.store.session(run_id))
 
@@ -133,11 +177,13 @@ class Sessions:
         self.round_trips += 1
         data = session.model_dump(mode="json", exclude={"run_id", "owner"})
         await self.store.save_session(session.run_id, session.owner, session.key, data)
+        self._keep(SessionRow(session.run_id, session.owner, session.key, data, time.time()))
         session._loaded = digest
 
     async def delete(self, run_id: str) -> None:
         self.round_trips += 1
         await self.store.delete_session(run_id)
+        self._drop(run_id)
 
     async def all(self) -> list[Session]:
         self.round_trips += 1
