@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 EDIT_EVERY_S = 2.0
 JOB_EDIT_EVERY_S = 10.0  # a job's line in its question: a clip takes minutes, an edit a call
+ACTION_AFTER_S = 3.0  # "sending a video…" once a job outlasts the tap's toast
 QUEUE_EDIT_EVERY_S = 15.0  # a place in line changes often with many people: say it now and then
 SORRY = "😿 Something went wrong on my side. Your progress is saved: /status shows where you are."
 
@@ -47,6 +48,7 @@ class Progress:
         self.bot = bot
         self.spawn = spawn
         self._last_edit: dict[str, float] = {}
+        self._job_seen: dict[str, float] = {}  # job id -> when its progress was first reported
         # run/module -> (its progress message, whether it says "done")
         self._renders: OrderedDict[str, tuple[MessageRef | None, bool]] = OrderedDict()
         self._render_locks = KeyedLocks()
@@ -97,8 +99,12 @@ class Progress:
         and not in a job's first `JOB_EDIT_EVERY_S`: the tap's own edit said it began,
         and a job done sooner shows its result instead."""
         bot = self.bot
-        await bot.outbox.chat_action(chat_id, ChatAction.UPLOAD_VIDEO if event.data.get("provider") else
-                                     ChatAction.TYPING)
+        now, job_id = time.monotonic(), str(event.data["job_id"])
+        if now - self._job_seen.setdefault(job_id, now) >= ACTION_AFTER_S:  # the tap's toast covers the start
+            await bot.outbox.chat_action(chat_id, ChatAction.UPLOAD_VIDEO if event.data.get("provider") else
+                                         ChatAction.TYPING)
+        if len(self._job_seen) > 5000:
+            self._job_seen = {k: v for k, v in self._job_seen.items() if now - v < 3600}
         if bot.locks.busy(event.owner) or not self._due(str(event.data["job_id"]), final=False,
                                                          every=JOB_EDIT_EVERY_S, wait_first=True):
             return
