@@ -105,8 +105,8 @@ class Progress:
                                          ChatAction.TYPING)
         if len(self._job_seen) > 5000:
             self._job_seen = {k: v for k, v in self._job_seen.items() if now - v < 3600}
-        if bot.locks.busy(event.owner) or not self._due(str(event.data["job_id"]), final=False,
-                                                         every=JOB_EDIT_EVERY_S, wait_first=True):
+        if bot.locks.busy(event.owner) or not self._due(job_id, final=False, every=JOB_EDIT_EVERY_S,
+                                                         wait_first=True):
             return
         async with bot.locks.hold(event.owner):
             session = await bot.sessions.of_run(event.run_id)

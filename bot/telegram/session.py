@@ -112,10 +112,13 @@ class Sessions:
         self._rows: OrderedDict[str, SessionRow] | None = OrderedDict() if sole_writer else None
         self._run_of_key: dict[str, str] = {}
 
-    def _wrap(self, row: SessionRow | None) -> Session | None:
+    def _wrap(self, row: SessionRow | None, kept: bool = False) -> Session | None:
         if row is None:
             return None
-        self._keep(row)
+        if kept and self._rows is not None:  # a kept row read again: the most recently used
+            self._rows.move_to_end(row.run_id)
+        else:
+            self._keep(row)
         session = Session.model_validate({**row.data, "run_id": row.run_id, "owner": row.owner})
         session._loaded = session._digest()
         return session
@@ -153,13 +156,13 @@ class Sessions:
 
     async def by_key(self, key: str) -> Session | None:
         if (row := self._kept(self._run_of_key.get(key))) is not None:
-            return self._wrap(row)
+            return self._wrap(row, kept=True)
         self.round_trips += 1
         return self._wrap(await self.store.session_by_key(key))
 
     async def of_run(self, run_id: str) -> Session | None:
         if (row := self._kept(run_id)) is not None:
-            return self._wrap(row)
+            return self._wrap(row, kept=True)
         self.round_trips += 1
         return self._wrap(await self.store.session(run_id))
 
