@@ -14,7 +14,9 @@ WHAT RUNS. Four processes, as in production:
   every LLM answer, image request, clip job and song takes a seeded random
   1-3 s, images are 1.5-2 MB PNGs, clips 2.7-4 MB MP4s, songs 10-30 s MP3s;
 - this process runs the fake Telegram Bot API (tests/fakes/telegram_server.py,
-  real HTTP) and the simulated people (benchmarks/load/people.py);
+  real HTTP) on an event loop of its own thread (benchmarks/load/fake_thread.py),
+  and the simulated people (benchmarks/load/people.py) on the main one, so
+  the people's own work does not make the fake late for either bot;
 - the bot's ffmpeg renders are its own child processes.
 
 WHAT PEOPLE DO. Each person starts at a seeded random moment within the first
@@ -48,8 +50,8 @@ WHAT IS MEASURED, per user count:
   does not count), by method;
 - peak RSS of the bot process and of its whole tree (ffmpeg included), and the
   most ffmpeg processes alive at once, sampled every 100 ms with psutil;
-- wall time; this process's event-loop lag (it stamps the requests: a late
-  loop would inflate both bots' latencies alike).
+- wall time; the fake server's event-loop lag (it stamps the requests: a late
+  loop would inflate the latencies measured) and the people's.
 The goals are printed with each result; the exit code is 0 only when all are
 met. The machine's cores are shared by all processes: compare the ratios
 measured in one run, not absolute numbers across machines.
@@ -78,6 +80,7 @@ from benchmarks.load.measure import (  # noqa: E402
     LoopLag, RenderErrors, TreeSampler, budget_estimate, busy_warning, call_kinds, chat_calls, first_reactions, pct, person_trace,
     render_errors,
 )
+from benchmarks.load.fake_thread import SWITCH_INTERVAL_S, ThreadedFakeTelegram  # noqa: E402
 from benchmarks.load.people import (  # noqa: E402
     ChatActivity, Person, RunWatcher, Sent, Stalled, any_button, baseline_decide, cc_accept, cc_decide, drive,
 )
@@ -114,7 +117,8 @@ class Phase:
     cpu_providers_s: float = 0.0
     cpu_driver_s: float = 0.0  # this process: the fake Bot API and the people
     renders: RenderErrors = field(default_factory=RenderErrors)
-    lag_ms: list[float] = field(default_factory=list)
+    lag_ms: list[float] = field(default_factory=list)  # the fake server's loop
+    people_lag_ms: list[float] = field(default_factory=list)  # the people's loop
     gc_ms: list[float] = field(default_factory=list)
     log: list[str] = field(default_factory=list)  # warning/error lines of the bot's log
     providers: dict[str, Any] = field(default_factory=dict)
@@ -134,12 +138,10 @@ class Phase:
 
 
 async def run_phase(kind: str, users: int, args: argparse.Namespace, updates: int = 0) -> Phase:
-    from tests.fakes.telegram_server import FakeTelegramServer
-
     phase = Phase(kind, users)
     user_ids = [FIRST_USER + i for i in range(users)]
     arrivals = random.Random(args.seed).sample(range(10_000), users)  # the same moments for both bots
-    tg = FakeTelegramServer(keep_upload_bytes=64 * 1024)
+    tg = ThreadedFakeTelegram(keep_upload_bytes=64 * 1024)
     await tg.start()
     activity = ChatActivity(tg)
     providers = None
@@ -168,9 +170,10 @@ async def run_phase(kind: str, users: int, args: argparse.Namespace, updates: in
         else:
             decide, accept = baseline_decide(updates), any_button
         people = [Person(tg, activity, u, random.Random(args.seed * 100_003 + u), args.think_s) for u in user_ids]
-        sampler, lag = TreeSampler(proc.pid), LoopLag()
+        sampler, lag, people_lag = TreeSampler(proc.pid), LoopLag(), LoopLag(freeze_every_s=0)
         sampler.start()
-        lag.start()
+        tg.watch_lag(lag)
+        people_lag.start()
 
         async def one(person: Person, start_at: float) -> None:
             await asyncio.sleep(start_at)
@@ -192,7 +195,8 @@ async def run_phase(kind: str, users: int, args: argparse.Namespace, updates: in
             await asyncio.sleep(0.1)
             quiet_since = max(quiet_since, max(activity.last_call.values(), default=0.0))
         sampler.stop()
-        await lag.stop()
+        await tg.on_server(lag.stop())
+        await people_lag.stop()
         cpu_after = os.times()
         phase.load = (load_before, os.getloadavg()[0])
         phase.cpu_driver_s = cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system
@@ -217,7 +221,7 @@ async def run_phase(kind: str, users: int, args: argparse.Namespace, updates: in
     phase.peak_rss, phase.peak_tree, phase.peak_tree_pss = sampler.peak_rss, sampler.peak_tree, sampler.peak_tree_pss
     phase.peak_ffmpeg, phase.peak_encoders = sampler.peak_ffmpeg, sampler.peak_encoders
     phase.cpu_own_s, phase.cpu_children_s, phase.lag_ms = sampler.cpu_own_s, sampler.cpu_children_s, lag.lags_ms
-    phase.gc_ms = lag.gc_ms
+    phase.gc_ms, phase.people_lag_ms = lag.gc_ms, people_lag.lags_ms
     return phase
 
 
@@ -267,7 +271,8 @@ def report(cc: Phase, base: Phase | None, args: argparse.Namespace) -> None:
            f"longest GC pause {max(cc.gc_ms, default=0):.0f} ms")
     if base is not None:
         lag += f" (baseline phase: p99 {pct(base.lag_ms, 0.99):.0f} ms, max {max(base.lag_ms, default=0):.0f} ms)"
-    print(f"driver    fake server loop lag {lag}; "
+    print(f"driver    fake server loop lag {lag}; the people's loop p99 {pct(cc.people_lag_ms, 0.99):.0f} ms, "
+          f"max {max(cc.people_lag_ms, default=0):.0f} ms; "
           f"provider requests: " + ", ".join(f"{k} {v['requests']} ({v['not_2xx']} not 2xx)"
                                             for k, v in cc.providers.items() if isinstance(v, dict) and "requests" in v))
     for line in cc.stalls[:5]:
@@ -351,6 +356,7 @@ async def main_async(args: argparse.Namespace) -> int:
         import logging
 
         logging.basicConfig(level=logging.WARNING)
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     counts = sorted({int(x) for x in str(args.users).split(",") if x.strip()})
     results: list[tuple[Phase, Phase | None]] = []
     for users in counts:

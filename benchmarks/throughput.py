@@ -41,7 +41,7 @@ limit every deployment handles what is offered: the steps are what separate
 them, and the per-step table shows how close each came.
 
 THE MACHINE. Every process shares its cores (bots, PostgreSQL, the provider
-fakes, and this process with the fake Bot API and the people). Each step
+fakes, and this process with the fake Bot API, on a thread of its own, and the people). Each step
 prints the machine's CPU use, the part of it that was not this benchmark's,
 and warns when other work competed or the machine's load exceeded its cores.
 Compare the ratios of one run, not numbers across machines: several processes
@@ -72,6 +72,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.load.measure import (  # noqa: E402
     LoopLag, budget_estimate, busy_warning, chat_calls, first_reactions, machine_cpu_s, pct, tree_cpu_s,
 )
+from benchmarks.load.fake_thread import SWITCH_INTERVAL_S, ThreadedFakeTelegram  # noqa: E402
 from benchmarks.load.people import ChatActivity, Person, RunWatcher, Stalled, cc_accept, cc_decide, drive  # noqa: E402
 from benchmarks.load.procs import (  # noqa: E402
     ccbot_command, ccbot_env, spawn, start_providers, stop, stop_providers, wait_ready,
@@ -155,7 +156,7 @@ async def start_bots(dep: Deployment, env: dict[str, str], data_dir: Path, tg: A
             cmd.append("--webhook")
             targets.append(url)
         procs.append(await spawn(cmd, e, data_dir, data_dir / f"bot{slot}.log"))
-    tg.proxy_targets = targets
+    tg.server.proxy_targets = targets
     if dep.webhook:  # ready: each has its route listening and has told the Bot API its URL
         ready = lambda: len(tg.calls_to("setWebhook")) >= dep.processes  # noqa: E731
     else:  # ready: it has started, resumed and asks for updates
@@ -207,7 +208,7 @@ async def run_step(k: int, people_n: int, tg: Any, activity: ChatActivity, watch
                 traceback.print_exc()
 
     lag = LoopLag()
-    lag.start()
+    tg.watch_lag(lag)  # the fake server's loop: it stamps the requests
     load_before = os.getloadavg()[0]
     machine0, ours0, t0 = machine_cpu_s(), sum(tree_cpu_s(p) for p in ours), time.monotonic()
     cpu_t0 = t0
@@ -231,7 +232,7 @@ async def run_step(k: int, people_n: int, tg: Any, activity: ChatActivity, watch
     deadline = time.monotonic() + max(2.0, 4 * args.threshold_ms / 1000)
     while time.monotonic() < deadline and any(ms is None for _, ms in first_reactions(tg.calls, sent)):
         await asyncio.sleep(0.2)
-    await lag.stop()
+    await tg.on_server(lag.stop())
     reactions = first_reactions(tg.calls, sent)
     latencies = [math.inf if ms is None else ms for _, ms in reactions]
     step.sent, step.unanswered = len(sent), sum(1 for _, ms in reactions if ms is None)
@@ -259,12 +260,11 @@ async def run_step(k: int, people_n: int, tg: Any, activity: ChatActivity, watch
 
 async def run_deployment(dep: Deployment, args: argparse.Namespace, urls: dict[str, str], pg: Any,
                          providers_pid: int) -> Result:
+    sys.setswitchinterval(SWITCH_INTERVAL_S)  # the fake server's thread gets its turn soon
     from bot.telegram.ccbot import callback_secret
     from engine.settings import Settings
-    from tests.fakes.telegram_server import FakeTelegramServer
-
     result = Result(dep)
-    tg = FakeTelegramServer(keep_upload_bytes=64 * 1024)
+    tg = ThreadedFakeTelegram(keep_upload_bytes=64 * 1024)
     await tg.start()
     activity = ChatActivity(tg)
     # a step's people, and those of its one repetition (index + RETRY), are new people

@@ -57,7 +57,8 @@ class Sent:
 
 class ChatActivity:
     """Per chat, what the bot did lately: kept current by the fake's listener hook
-    (one wake-up per call for that chat's person only)."""
+    (one wake-up per call for that chat's person only). `tg` is the fake served
+    from its own thread (fake_thread.ThreadedFakeTelegram)."""
 
     def __init__(self, tg: Any) -> None:
         self.last_call: dict[int, float] = {}  # monotonic time a call naming the chat finished
@@ -66,7 +67,7 @@ class ChatActivity:
         self.edits: dict[tuple[int, int], int] = {}  # (chat, message id) -> successful edits of it
         self.query_chat: dict[str, int] = {}
         self._wake: dict[int, asyncio.Event] = {}
-        tg.listeners.append(self.seen)
+        tg.listen(self.seen)
 
     def chat_of(self, call: Any) -> int | None:
         chat = call.params.get("chat_id")
@@ -78,11 +79,11 @@ class ChatActivity:
             return self.query_chat.get(str(call.params.get("callback_query_id")))
         return None
 
-    def seen(self, call: Any) -> None:
+    def seen(self, call: Any, now: float) -> None:
+        """A call the bot made, finished at `now` (the server's clock)."""
         chat = self.chat_of(call)
         if chat is None:
             return
-        now = time.monotonic()
         self.last_call[chat] = now
         if call.ok:
             self.last_ok[(chat, call.method)] = now
@@ -264,15 +265,14 @@ class Person:
     def _think(self) -> float:
         return self.think_s * self.rng.uniform(0.85, 1.15)
 
-    def command(self, text: str) -> Sent:
-        sent = Sent(self.user, time.monotonic(), text, text)
-        self.tg.inject_command(self.user, text)
+    async def command(self, text: str) -> Sent:
+        sent = Sent(self.user, await self.tg.inject_command(self.user, text), text, text)
         self.sent.append(sent)
         return sent
 
-    def tap(self, message_id: int, data: str, press: Press, think_s: float) -> Sent:
-        sent = Sent(self.user, time.monotonic(), press.label, press.step, think_s=think_s)
-        sent.query_id = self.tg.inject_callback(self.user, message_id, data)
+    async def tap(self, message_id: int, data: str, press: Press, think_s: float) -> Sent:
+        at, query_id = await self.tg.inject_callback(self.user, message_id, data)
+        sent = Sent(self.user, at, press.label, press.step, query_id=query_id, think_s=think_s)
         self.activity.query_chat[sent.query_id] = self.user
         self.sent.append(sent)
         if press.then:
@@ -298,7 +298,7 @@ async def drive(person: Person, decide: Decide, accept: Callable[[str, str], boo
     activity, chat = person.activity, person.user
     started = time.monotonic()
     screen = activity.screen.get(chat, 0)
-    last = person.command(first)
+    last = await person.command(first)
     last_press: tuple[tuple[int, str], int] | None = None  # (message id, data), edits of that message then
     progress_at = time.monotonic()
     why = ""
@@ -327,7 +327,7 @@ async def drive(person: Person, decide: Decide, accept: Callable[[str, str], boo
         if person.find(decision.label, lambda data, t=decision.target: accept(data, t)) != found:
             continue  # the screen changed while thinking: look again
         screen = activity.screen.get(chat, 0)
-        last = person.tap(*found, decision, pause)
+        last = await person.tap(*found, decision, pause)
         last_press, progress_at = (found, activity.edits.get((chat, found[0]), 0)), time.monotonic()
 
 
