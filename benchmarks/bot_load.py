@@ -2,7 +2,7 @@
 
     python benchmarks/bot_load.py [--users 30,100] [--think-s 1.0] [--skip-baseline] [--breakdown]
 
-WHAT RUNS. Four processes, as in production:
+WHAT RUNS. Five processes:
 - the bot is `ccbot run` (the venv's entry point) in its own process,
   configured only through environment variables as an operator would:
   TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE_URL/FILE_URL (the fake Bot API),
@@ -14,9 +14,9 @@ WHAT RUNS. Four processes, as in production:
   every LLM answer, image request, clip job and song takes a seeded random
   1-3 s, images are 1.5-2 MB PNGs, clips 2.7-4 MB MP4s, songs 10-30 s MP3s;
 - this process runs the fake Telegram Bot API (tests/fakes/telegram_server.py,
-  real HTTP) on an event loop of its own thread (benchmarks/load/fake_thread.py),
-  and the simulated people (benchmarks/load/people.py) on the main one, so
-  the people's own work does not make the fake late for either bot;
+  real HTTP) runs in a process of its own (benchmarks/load/fake_process.py),
+  so that nothing but a Bot API server's work can make it late for either bot;
+- this process runs the simulated people (benchmarks/load/people.py);
 - the bot's ffmpeg renders are its own child processes.
 
 WHAT PEOPLE DO. Each person starts at a seeded random moment within the first
@@ -80,7 +80,7 @@ from benchmarks.load.measure import (  # noqa: E402
     LoopLag, RenderErrors, TreeSampler, budget_estimate, busy_warning, call_kinds, chat_calls, first_reactions, pct, person_trace,
     render_errors,
 )
-from benchmarks.load.fake_thread import SWITCH_INTERVAL_S, ThreadedFakeTelegram  # noqa: E402
+from benchmarks.load.fake_process import FakeTelegramProcess  # noqa: E402
 from benchmarks.load.people import (  # noqa: E402
     ChatActivity, Person, RunWatcher, Sent, Stalled, any_button, baseline_decide, cc_accept, cc_decide, drive,
 )
@@ -115,7 +115,8 @@ class Phase:
     cpu_own_s: float = 0.0
     cpu_children_s: float = 0.0
     cpu_providers_s: float = 0.0
-    cpu_driver_s: float = 0.0  # this process: the fake Bot API and the people
+    cpu_driver_s: float = 0.0  # this process: the people
+    cpu_fake_s: float = 0.0  # the fake Bot API's process
     renders: RenderErrors = field(default_factory=RenderErrors)
     lag_ms: list[float] = field(default_factory=list)  # the fake server's loop
     people_lag_ms: list[float] = field(default_factory=list)  # the people's loop
@@ -141,7 +142,7 @@ async def run_phase(kind: str, users: int, args: argparse.Namespace, updates: in
     phase = Phase(kind, users)
     user_ids = [FIRST_USER + i for i in range(users)]
     arrivals = random.Random(args.seed).sample(range(10_000), users)  # the same moments for both bots
-    tg = ThreadedFakeTelegram(keep_upload_bytes=64 * 1024)
+    tg = FakeTelegramProcess(keep_upload_bytes=64 * 1024)
     await tg.start()
     activity = ChatActivity(tg)
     providers = None
@@ -170,9 +171,9 @@ async def run_phase(kind: str, users: int, args: argparse.Namespace, updates: in
         else:
             decide, accept = baseline_decide(updates), any_button
         people = [Person(tg, activity, u, random.Random(args.seed * 100_003 + u), args.think_s) for u in user_ids]
-        sampler, lag, people_lag = TreeSampler(proc.pid), LoopLag(), LoopLag(freeze_every_s=0)
+        sampler, people_lag = TreeSampler(proc.pid), LoopLag()
         sampler.start()
-        tg.watch_lag(lag)
+        await tg.start_lag()
         people_lag.start()
 
         async def one(person: Person, start_at: float) -> None:
@@ -195,7 +196,7 @@ async def run_phase(kind: str, users: int, args: argparse.Namespace, updates: in
             await asyncio.sleep(0.1)
             quiet_since = max(quiet_since, max(activity.last_call.values(), default=0.0))
         sampler.stop()
-        await tg.on_server(lag.stop())
+        phase.lag_ms, phase.gc_ms = await tg.stop_lag()
         await people_lag.stop()
         cpu_after = os.times()
         phase.load = (load_before, os.getloadavg()[0])
@@ -220,8 +221,8 @@ async def run_phase(kind: str, users: int, args: argparse.Namespace, updates: in
     phase.budget = budget_estimate(tg.calls)
     phase.peak_rss, phase.peak_tree, phase.peak_tree_pss = sampler.peak_rss, sampler.peak_tree, sampler.peak_tree_pss
     phase.peak_ffmpeg, phase.peak_encoders = sampler.peak_ffmpeg, sampler.peak_encoders
-    phase.cpu_own_s, phase.cpu_children_s, phase.lag_ms = sampler.cpu_own_s, sampler.cpu_children_s, lag.lags_ms
-    phase.gc_ms, phase.people_lag_ms = lag.gc_ms, people_lag.lags_ms
+    phase.cpu_own_s, phase.cpu_children_s = sampler.cpu_own_s, sampler.cpu_children_s
+    phase.people_lag_ms, phase.cpu_fake_s = people_lag.lags_ms, tg.cpu_s
     return phase
 
 
@@ -265,8 +266,9 @@ def report(cc: Phase, base: Phase | None, args: argparse.Namespace) -> None:
           f"(PSS {cc.peak_tree_pss:.0f} MB); at most {cc.peak_ffmpeg} ffmpeg at once ({cc.peak_encoders} encoding)")
     print(f"cpu       bot process {cc.cpu_own_s:.0f} s ({cc.cpu_own_s / max(cc.wall_s, 1e-9):.0%} of one core over the "
           f"wall time), its ffmpeg children {cc.cpu_children_s:.0f} s, provider fakes {cc.cpu_providers_s:.0f} s, "
-          f"fake Bot API + people {cc.cpu_driver_s:.0f} s"
-          + (f"; baseline bot {base.cpu_own_s:.1f} s, its fake + people {base.cpu_driver_s:.0f} s" if base else ""))
+          f"fake Bot API {cc.cpu_fake_s:.0f} s, people {cc.cpu_driver_s:.0f} s"
+          + (f"; baseline bot {base.cpu_own_s:.1f} s, its fake {base.cpu_fake_s:.0f} s, people {base.cpu_driver_s:.0f} s"
+             if base else ""))
     lag = (f"p99 {pct(cc.lag_ms, 0.99):.0f} ms, max {max(cc.lag_ms, default=0):.0f} ms, "
            f"longest GC pause {max(cc.gc_ms, default=0):.0f} ms")
     if base is not None:
@@ -356,7 +358,6 @@ async def main_async(args: argparse.Namespace) -> int:
         import logging
 
         logging.basicConfig(level=logging.WARNING)
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
     counts = sorted({int(x) for x in str(args.users).split(",") if x.strip()})
     results: list[tuple[Phase, Phase | None]] = []
     for users in counts:

@@ -41,7 +41,7 @@ limit every deployment handles what is offered: the steps are what separate
 them, and the per-step table shows how close each came.
 
 THE MACHINE. Every process shares its cores (bots, PostgreSQL, the provider
-fakes, and this process with the fake Bot API, on a thread of its own, and the people). Each step
+fakes, the fake Bot API in a process of its own, and this one with the people). Each step
 prints the machine's CPU use, the part of it that was not this benchmark's,
 and warns when other work competed or the machine's load exceeded its cores.
 Compare the ratios of one run, not numbers across machines: several processes
@@ -70,9 +70,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.load.measure import (  # noqa: E402
-    LoopLag, budget_estimate, busy_warning, chat_calls, first_reactions, machine_cpu_s, pct, tree_cpu_s,
+    budget_estimate, busy_warning, chat_calls, first_reactions, machine_cpu_s, pct, tree_cpu_s,
 )
-from benchmarks.load.fake_thread import SWITCH_INTERVAL_S, ThreadedFakeTelegram  # noqa: E402
+from benchmarks.load.fake_process import FakeTelegramProcess  # noqa: E402
 from benchmarks.load.people import ChatActivity, Person, RunWatcher, Stalled, cc_accept, cc_decide, drive  # noqa: E402
 from benchmarks.load.procs import (  # noqa: E402
     ccbot_command, ccbot_env, spawn, start_providers, stop, stop_providers, wait_ready,
@@ -156,7 +156,7 @@ async def start_bots(dep: Deployment, env: dict[str, str], data_dir: Path, tg: A
             cmd.append("--webhook")
             targets.append(url)
         procs.append(await spawn(cmd, e, data_dir, data_dir / f"bot{slot}.log"))
-    tg.server.proxy_targets = targets
+    await tg.set_proxy_targets(targets)
     if dep.webhook:  # ready: each has its route listening and has told the Bot API its URL
         ready = lambda: len(tg.calls_to("setWebhook")) >= dep.processes  # noqa: E731
     else:  # ready: it has started, resumed and asks for updates
@@ -207,12 +207,11 @@ async def run_step(k: int, people_n: int, tg: Any, activity: ChatActivity, watch
 
                 traceback.print_exc()
 
-    lag = LoopLag()
-    tg.watch_lag(lag)  # the fake server's loop: it stamps the requests
+    await tg.start_lag()  # the fake server's loop: it stamps the requests
     load_before = os.getloadavg()[0]
     machine0, ours0, t0 = machine_cpu_s(), sum(tree_cpu_s(p) for p in ours), time.monotonic()
     cpu_t0 = t0
-    deliveries0 = len(tg.webhook_deliveries)
+    deliveries0 = len(await tg.deliveries())
     tasks = [asyncio.create_task(one(p, args.ramp_s * a / 10_000)) for p, a in zip(people, arrivals, strict=True)]
     await asyncio.wait(tasks, timeout=args.ramp_s + args.step_s)
     end = time.monotonic()
@@ -220,7 +219,7 @@ async def run_step(k: int, people_n: int, tg: Any, activity: ChatActivity, watch
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     machine1, ours1, cpu_wall = machine_cpu_s(), sum(tree_cpu_s(p) for p in ours), time.monotonic() - cpu_t0
-    step_redelivered = sum(1 for _, status in tg.webhook_deliveries[deliveries0:] if status != 200)
+    step_redelivered = sum(1 for _, status in (await tg.deliveries())[deliveries0:] if status != 200)
     wall = end - t0
     step = Step(people_n, end - t0 - args.ramp_s, load_before=load_before, load_after=os.getloadavg()[0],
                 stuck=len(stalls), redelivered=step_redelivered, wall_s=wall)
@@ -232,14 +231,14 @@ async def run_step(k: int, people_n: int, tg: Any, activity: ChatActivity, watch
     deadline = time.monotonic() + max(2.0, 4 * args.threshold_ms / 1000)
     while time.monotonic() < deadline and any(ms is None for _, ms in first_reactions(tg.calls, sent)):
         await asyncio.sleep(0.2)
-    await tg.on_server(lag.stop())
+    lag_ms, _ = await tg.stop_lag()
     reactions = first_reactions(tg.calls, sent)
     latencies = [math.inf if ms is None else ms for _, ms in reactions]
     step.sent, step.unanswered = len(sent), sum(1 for _, ms in reactions if ms is None)
     step.handled = step.sent - step.unanswered
     step.rate = step.handled / step.window_s
     step.p50_ms, step.p95_ms, step.max_ms = pct(latencies, 0.5), pct(latencies, 0.95), max(latencies, default=math.nan)
-    step.loop_lag_p99_ms = pct(lag.lags_ms, 0.99)
+    step.loop_lag_p99_ms = pct(lag_ms, 0.99)
     window = [c for c in tg.calls if t0 <= c.time < end]
     budget = budget_estimate(window)
     step.chat_calls_per_s = sum(chat_calls(window).values()) / wall
@@ -260,11 +259,10 @@ async def run_step(k: int, people_n: int, tg: Any, activity: ChatActivity, watch
 
 async def run_deployment(dep: Deployment, args: argparse.Namespace, urls: dict[str, str], pg: Any,
                          providers_pid: int) -> Result:
-    sys.setswitchinterval(SWITCH_INTERVAL_S)  # the fake server's thread gets its turn soon
     from bot.telegram.ccbot import callback_secret
     from engine.settings import Settings
     result = Result(dep)
-    tg = ThreadedFakeTelegram(keep_upload_bytes=64 * 1024)
+    tg = FakeTelegramProcess(keep_upload_bytes=64 * 1024)
     await tg.start()
     activity = ChatActivity(tg)
     # a step's people, and those of its one repetition (index + RETRY), are new people
@@ -278,7 +276,7 @@ async def run_deployment(dep: Deployment, args: argparse.Namespace, urls: dict[s
             database = await create_database(pg, f"throughput_{dep.key}")
             env["CCBOT_DATABASE_URL"] = database
         procs = await start_bots(dep, env, data_dir, tg)
-        ours = [os.getpid(), providers_pid, *(p.pid for p in procs)]
+        ours = [os.getpid(), providers_pid, tg.pid, *(p.pid for p in procs)]
         if dep.postgres and (pid := postmaster_pid(pg)):
             ours.append(pid)
         watcher = RunWatcher(database, CC)

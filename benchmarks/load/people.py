@@ -58,7 +58,7 @@ class Sent:
 class ChatActivity:
     """Per chat, what the bot did lately: kept current by the fake's listener hook
     (one wake-up per call for that chat's person only). `tg` is the fake served
-    from its own thread (fake_thread.ThreadedFakeTelegram)."""
+    in a process of its own (fake_process.FakeTelegramProcess)."""
 
     def __init__(self, tg: Any) -> None:
         self.last_call: dict[int, float] = {}  # monotonic time a call naming the chat finished
@@ -249,13 +249,9 @@ class Person:
 
     def find(self, label: str, accept: Callable[[str], bool]) -> tuple[int, str] | None:
         """The newest bot message with a button containing `label` whose data `accept`s:
-        (message id, callback data). Reads the fake's messages in place (no copies)."""
-        tg = self.tg
-        for message_id in range(tg._next_message_id[self.user] - 1, 0, -1):
-            state = tg._messages.get((self.user, message_id))
-            if state is None or not state.from_bot or state.deleted:
-                continue
-            for row in (state.message.get("reply_markup") or {}).get("inline_keyboard") or []:
+        (message id, callback data), from the buttons the fake keeps per chat."""
+        for message_id, rows in self.tg.buttons(self.user):
+            for row in rows:
                 for button in row:
                     data = button.get("callback_data")
                     if data and label in button.get("text", "") and accept(data):
