@@ -317,3 +317,30 @@ def test_images_validate_rejects_bad_params(fake: FakeOpenAI) -> None:
         with pytest.raises(ProviderError) as caught:
             provider.validate(image_request(**params))
         assert caught.value.kind == "invalid_request"
+
+
+def test_warm_up_imports_the_sdk_resources_a_first_call_would_import_on_the_event_loop() -> None:
+    """The SDK imports `client.responses` (and builds its models) on first use: ~0.1 s that
+    stalled every person's taps at the first model call. A fresh interpreter shows it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from engine.providers.registry import ProviderRegistry\n"
+        "from engine.providers.openai_llm import OpenAILLM\n"
+        "from engine.providers.openai_images import OpenAIImages\n"
+        "from engine.providers.openai_transcribe import OpenAITranscriber\n"
+        "key, url = 'sk-test-0123456789abcdef', 'http://127.0.0.1:9/v1'\n"
+        "wanted = ['openai.resources.responses.responses', 'openai.resources.images', 'openai.resources.audio']\n"
+        "before = [m for m in wanted if m in sys.modules]\n"
+        "registry = ProviderRegistry(llm_default=OpenAILLM(key, base_url=url),\n"
+        "    media_providers={'openai': OpenAIImages(key, base_url=url)},\n"
+        "    transcriber=OpenAITranscriber(key, base_url=url))\n"
+        "registry.warm_up()\n"
+        "print(before, [m for m in wanted if m not in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["[]", "[]"], "nothing imported before; nothing missing after"

@@ -80,10 +80,11 @@ class OpenAIImages(MediaProvider):
     timeout_s = 300.0
 
     def warm_up(self) -> None:
-        """The SDK builds its response models on first use: not on the event loop."""
+        """The SDK imports its Images resource and builds its models on first use: not on the event loop."""
         from openai.types import ImagesResponse
 
         ImagesResponse.model_rebuild()
+        _ = self._client.images
 
     def __init__(
         self,

@@ -24,6 +24,26 @@ log = logging.getLogger(__name__)
 
 PROVIDER = "openai"
 ESTIMATE_OUTPUT_TOKENS = 8_000  # the most a step's answer (reasoning included) is reckoned to take
+# The shape of a structured answer (a reasoning item, then the message), read once at start-up
+WARM_UP_ANSWER: dict[str, Any] = {
+    "id": "resp_warm_up", "object": "response", "created_at": 0, "model": "gpt-5.2", "status": "completed",
+    "parallel_tool_calls": False, "tool_choice": "auto", "tools": [],
+    "output": [
+        {"type": "reasoning", "id": "rs_warm_up", "summary": []},
+        {"type": "message", "id": "msg_warm_up", "role": "assistant", "status": "completed",
+         "content": [{"type": "output_text", "text": "{}", "annotations": []}]},
+    ],
+    "text": {"format": {"type": "json_schema", "name": "warm_up", "schema": {"type": "object"}, "strict": True}},
+    "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2,
+              "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}},
+}  # fmt: skip
+WARM_UP_REQUEST: dict[str, Any] = {
+    "model": "gpt-5.2", "store": False, "max_output_tokens": 1, "reasoning": {"effort": "low"},
+    "input": [{"role": "developer", "content": [{"type": "input_text", "text": "-"}]},
+              {"role": "user", "content": [{"type": "input_text", "text": "-"},
+                                           {"type": "input_image", "image_url": "data:,", "detail": "auto"}]}],
+    "text": {"format": {"type": "json_schema", "name": "warm_up", "schema": {"type": "object"}, "strict": True}},
+}  # fmt: skip
 
 
 class OpenAILLM(LLMProvider):
@@ -33,10 +53,21 @@ class OpenAILLM(LLMProvider):
     live = True
 
     def warm_up(self) -> None:
-        """The SDK builds its response models on first use: ~0.1 s of CPU, not on the event loop."""
+        """The SDK imports its Responses resource (building its pydantic models) on the first
+        `client.responses`: ~0.1 s of CPU that would stall the event loop at the first call."""
         from openai.types.responses import Response
 
         Response.model_rebuild()
+        _ = self._client.responses
+        try:  # ... the type adapters of the first answer it reads, the type hints of the first request
+            from openai._models import construct_type
+            from openai._utils import maybe_transform
+            from openai.types.responses.response_create_params import ResponseCreateParamsNonStreaming
+
+            construct_type(type_=Response, value=WARM_UP_ANSWER)
+            maybe_transform(WARM_UP_REQUEST, ResponseCreateParamsNonStreaming)
+        except Exception:  # only a cache warmer: a changed SDK must not stop the start
+            log.debug("could not warm up the Responses models", exc_info=True)
 
     def __init__(
         self,

@@ -37,6 +37,10 @@ class OpenAITranscriber(Transcriber):
         self._secrets = (api_key,)
         self._client = openai_client(api_key, base_url=base_url, max_retries=max_retries, timeout_s=timeout_s)
 
+    def warm_up(self) -> None:
+        """The SDK imports its Audio resource on the first `client.audio`: not on the event loop."""
+        _ = self._client.audio
+
     @classmethod
     def from_settings(cls, settings: Any) -> OpenAITranscriber:
         return cls(settings.openai_api_key.get_secret_value(), base_url=settings.openai_base_url,

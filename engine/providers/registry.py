@@ -44,7 +44,8 @@ class ProviderRegistry:
     def warm_up(self) -> None:
         """Each provider's start-up work (blocking: call it in a thread)."""
         for provider in {id(p): p for p in [self.llm_default, *self.llms.values(),
-                                            *self.media_providers.values()]}.values():
+                                            *self.media_providers.values(), self.understander,
+                                            self.transcriber]}.values():
             warm_up = getattr(provider, "warm_up", None)  # test doubles may not have one
             if warm_up is not None:
                 warm_up()
