@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -251,6 +252,24 @@ async def test_cancelling_run_ffmpeg_kills_the_process():
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await _ffmpeg_children() == []
+
+
+@pytest.mark.skipif(not shutil.which("chrt"), reason="no chrt here: renders run under nice instead")
+async def test_an_encoder_runs_in_the_idle_scheduling_class_so_the_bot_takes_the_cpu_first():
+    task = asyncio.create_task(run_ffmpeg(["-re", "-f", "lavfi", "-i", "sine=d=60", "-f", "null", "-"]))
+    try:
+        for _ in range(50):
+            children = await _ffmpeg_children()
+            if children:
+                break
+            await asyncio.sleep(0.05)
+        assert children, "ffmpeg should be running"
+        assert [os.sched_getscheduler(c.pid) for c in children] == [os.SCHED_IDLE]
+        assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the bot itself keeps its normal class
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
 
 
 async def test_extract_frame_grabs_the_right_moment(tmp_path):
