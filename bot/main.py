@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import gc
 import logging
 import signal
 import sys
@@ -47,6 +48,15 @@ def tune_malloc(arenas: int = 1, mmap_threshold: int = MMAP_THRESHOLD) -> None:
         libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold)
     except (OSError, AttributeError):
         pass
+
+
+def freeze_start_up_heap() -> None:
+    """Everything made while starting (modules, the SDKs' models, the workflows, the
+    engine) lives as long as the process: out of the collector's sight, so that a full
+    collection walks only what came after. Each one walked all of it, stopping the event
+    loop ~100 ms at a time (4 times in a 30-person bot_load run)."""
+    gc.collect()
+    gc.freeze()
 
 
 async def open_engine(settings: Settings, workflow: Path | None = None) -> Engine:
@@ -93,6 +103,7 @@ def run_bot(settings: Settings, webhook: bool = False) -> int:
     except BaseException:  # e.g. a workflow with problems: the caller says which
         loop.close()
         raise
+    freeze_start_up_heap()
     try:
         if webhook:
             loop.run_until_complete(serve_webhook(settings, engine))
@@ -117,6 +128,7 @@ def run_worker(settings: Settings) -> int:
 
     async def serve() -> None:
         engine = await open_engine(settings)
+        freeze_start_up_heap()
         try:
             await serve_worker(engine)
         finally:
