@@ -13,9 +13,9 @@ WHAT RUNS. Five processes:
 - the provider fakes run in a process of their own (benchmarks/load/providers.py):
   every LLM answer, image request, clip job and song takes a seeded random
   1-3 s, images are 1.5-2 MB PNGs, clips 2.7-4 MB MP4s, songs 10-30 s MP3s;
-- this process runs the fake Telegram Bot API (tests/fakes/telegram_server.py,
-  real HTTP) runs in a process of its own (benchmarks/load/fake_process.py),
-  so that nothing but a Bot API server's work can make it late for either bot;
+- the fake Telegram Bot API (tests/fakes/telegram_server.py, real HTTP) runs
+  in a process of its own (benchmarks/load/fake_process.py), so that nothing
+  but a Bot API server's work can make its clock late for either bot;
 - this process runs the simulated people (benchmarks/load/people.py);
 - the bot's ffmpeg renders are its own child processes.
 
@@ -26,7 +26,8 @@ the first provider, Pick #1, one motion element, ..., "Looks great") until
 the finished video is in their chat. After each update they wait until the
 bot has reacted, the screen changed and the chat has been quiet for 0.3 s,
 then think --think-s (+-15 %, seeded) and tap. What to tap is decided from
-the run's state in the bot's SQLite log and the buttons on screen, by label
+the run's state in the bot's SQLite log and the buttons on screen (as the
+fake reports them), by label
 parts kept in one table (people.SCRIPT), never by message layout.
 
 THE BASELINE, measured in the same run: the smallest python-telegram-bot bot
