@@ -134,8 +134,9 @@ class FakeTelegramProcess:
     async def stop(self) -> None:
         if self._proc is None:
             return
-        self.cpu_s = float((await self._ask("stop")).get("cpu_s", 0.0))
-        await self._proc.wait()
+        proc, self._proc = self._proc, None  # stopped once
+        self.cpu_s = float((await self._ask("stop", proc=proc)).get("cpu_s", 0.0))
+        await proc.wait()
         if self._reading is not None:
             await self._reading
 
@@ -185,18 +186,20 @@ class FakeTelegramProcess:
         reply = await self._ask("lag_stop")
         return list(reply["lags"]), list(reply["gc"])
 
-    async def _ask(self, op: str, **fields: Any) -> dict[str, Any]:
-        assert self._proc is not None and self._proc.stdin is not None
+    async def _ask(self, op: str, proc: asyncio.subprocess.Process | None = None, **fields: Any) -> dict[str, Any]:
+        proc = proc or self._proc
+        assert proc is not None and proc.stdin is not None, "not running"
         self._next_id += 1
         future = self._replies[self._next_id] = asyncio.get_running_loop().create_future()
-        self._proc.stdin.write(json.dumps({"op": op, "id": self._next_id, **fields}).encode() + b"\n")
-        await self._proc.stdin.drain()
+        proc.stdin.write(json.dumps({"op": op, "id": self._next_id, **fields}).encode() + b"\n")
+        await proc.stdin.drain()
         return await future
 
     # ------------------------------------------------------------- reading
     async def _read(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        while line := await self._proc.stdout.readline():
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        while line := await proc.stdout.readline():
             event = json.loads(line)
             if event["e"] == "call":
                 self._on_call(event)
