@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from bot.telegram.flood import Bucket, FloodGate
+from bot.telegram.flood import Bucket, FloodGate, expect_first_reaction
 
 
 async def _send(gate: FloodGate, chat: int, tag: str, log: list[tuple[str, float]], urgent: bool = False) -> None:
@@ -109,3 +109,33 @@ async def test_an_album_waiting_for_the_budget_holds_no_picture_open(tmp_path) -
     assert not task.done() and open_pictures() == [], "waiting: nothing opened yet"
     await task
     assert sent == [3] and open_pictures() == []
+
+
+async def test_the_first_reaction_to_a_persons_message_goes_ahead_of_other_urgent_calls() -> None:
+    """At 100 people every tap's next screen is urgent: a /new must not wait behind them all."""
+    gate = FloodGate(overall_per_s=20, chat_per_s=1000, chat_burst=1000)
+    gate._overall = Bucket(20, 1)  # one slot now, then one every 50 ms
+    log: list[tuple[str, float]] = []
+
+    async def message_handling() -> None:  # as the gate marks a person's message (its own task's context)
+        expect_first_reaction()
+        await _send(gate, 999, "first", log, urgent=True)
+        await _send(gate, 999, "second", log, urgent=True)  # later calls of the same update: plain urgent
+
+    screens = [asyncio.create_task(_send(gate, 100 + i, f"screen{i}", log, urgent=True)) for i in range(6)]
+    await asyncio.sleep(0.01)  # the other people's urgent screens are queued for the overall budget
+    await asyncio.gather(*screens, asyncio.create_task(message_handling()))
+    order = [tag for tag, _ in log]
+    assert order.index("first") <= 2, order  # ahead of the urgent screens still waiting
+    assert order.index("second") == len(order) - 1, order  # its second call queued behind them
+
+
+async def test_a_tap_takes_no_front_place() -> None:
+    """Without the mark (a tap, answered outside the gate), an urgent call keeps its turn."""
+    gate = FloodGate(overall_per_s=20, chat_per_s=1000, chat_burst=1000)
+    gate._overall = Bucket(20, 1)
+    log: list[tuple[str, float]] = []
+    screens = [asyncio.create_task(_send(gate, 100 + i, f"screen{i}", log, urgent=True)) for i in range(4)]
+    await asyncio.sleep(0.01)
+    await asyncio.gather(*screens, asyncio.create_task(_send(gate, 999, "tap", log, urgent=True)))
+    assert [tag for tag, _ in log][-1] == "tap"

@@ -16,6 +16,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.render import OutMessage
+from bot.telegram.flood import expect_first_reaction
 from bot.telegram.outbox import Outbox
 from bot.telegram.tap import owner_of
 from engine.store import Store
@@ -73,6 +74,8 @@ class Gate:
             message, chat = update.effective_message, update.effective_chat
             if message is not None and chat is not None:
                 self.outbox.saw(chat.id, message.message_id)  # the person's words are below our last message
+            if update.message is not None:  # not a tap: its answer is its first reaction, and needs no slot
+                expect_first_reaction()
             return
         log.info("refused unknown user %s", user.id)
         text = (f"Sorry, this is a private bot. Your Telegram user id is {user.id}: "
