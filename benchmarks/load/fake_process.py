@@ -35,6 +35,7 @@ from tests.fakes.telegram_server import Call
 ROOT = Path(__file__).resolve().parents[2]
 SENDS = {"sendMessage", "sendPhoto", "sendVideo", "sendAudio", "sendDocument", "sendAnimation"}
 EDITS = {"editMessageText", "editMessageCaption", "editMessageReplyMarkup"}
+SCREEN = SENDS | EDITS  # calls whose result is the message as it now stands
 
 
 def _brief(result: Any) -> Any:
@@ -216,7 +217,7 @@ class FakeTelegramProcess:
         chat = int(chat) if isinstance(chat, str) and chat.lstrip("-").isdigit() else chat
         if call.ok and isinstance(chat, int):
             screen = self._screens.setdefault(chat, {})
-            if call.method in SENDS | EDITS and isinstance(call.result, dict):
+            if call.method in SCREEN and isinstance(call.result, dict):
                 screen[call.result["message_id"]] = call.result.get("reply_markup")
             elif call.method == "deleteMessage":
                 screen.pop(call.params.get("message_id"), None)

@@ -134,7 +134,7 @@ def _ffmpeg_slot() -> asyncio.Semaphore:
 
 
 @lru_cache(maxsize=1)
-def _nice_prefix() -> tuple[str, ...]:
+def _low_priority_prefix() -> tuple[str, ...]:
     """Linux's idle scheduling class where `chrt` exists: an encoder then runs only on CPU
     time that nothing of normal priority wants, so a waking bot takes the core at once (at
     nice 10 the loops of the bot and of the benchmark's fakes stalled up to 200 ms behind
@@ -172,7 +172,7 @@ async def _run_ffmpeg(
     total_duration: float | None,
 ) -> None:
     follow = progress is not None and bool(total_duration) and total_duration > 0
-    cmd = [*_nice_prefix(), ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-nostats", "-loglevel", "error"]
+    cmd = [*_low_priority_prefix(), ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-nostats", "-loglevel", "error"]
     if follow:
         cmd += ["-progress", "pipe:1"]
     cmd += [str(a) for a in args]
@@ -255,7 +255,7 @@ async def probe(path: str | os.PathLike[str], *, timeout: float = 30) -> MediaIn
         raise ProbeError(f"media file is empty: {path}")
     async with _ffmpeg_slot():
         proc = await asyncio.create_subprocess_exec(
-            *_nice_prefix(), ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path),
+            *_low_priority_prefix(), ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
