@@ -7,6 +7,7 @@ view comes from the engine (cached), never looked up again.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 from collections.abc import AsyncIterator
@@ -46,19 +47,25 @@ class PersonLocks:
     @contextlib.asynccontextmanager
     async def hold(self, owner: str) -> AsyncIterator[None]:
         """Held for the whole handling of one update; a handler inside a holder
-        (the webhook route holds it around the update) does not wait for itself."""
-        if owner in _HELD.get():
+        (the webhook route holds it around the update) does not wait for itself.
+        Only the holding task itself: a task started while it held the lock (the
+        engine's work for a tap, and the events that work sends back) inherits the
+        context, not the lock, and waits its turn like any other."""
+        task = asyncio.current_task()
+        if _HELD.get().get(owner) is task:
             yield
             return
         async with self._local(owner), self.store.lock("person", owner):
-            token = _HELD.set(_HELD.get() | {owner})
+            token = _HELD.set({**_HELD.get(), owner: task})
             try:
                 yield
             finally:
                 _HELD.reset(token)
 
 
-_HELD: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("held_people", default=frozenset())
+# person -> the task that holds their lock (in this task's context)
+_HELD: contextvars.ContextVar[dict[str, asyncio.Task[Any] | None]] = contextvars.ContextVar("held_people",
+                                                                                         default={})
 # True while an update is handled again because the process handling it before died mid-way
 # (bot/telegram/webhook.py): what that process already did to the chat is not done twice
 CUT_SHORT: contextvars.ContextVar[bool] = contextvars.ContextVar("update_cut_short", default=False)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.telegram.session import Session, Sessions
 from bot.telegram.tap import owner_of
-from tests.bot.harness import NO_PHOTO, BotUnderTest, running_bot
+from tests.bot.harness import ALICE, NO_PHOTO, BotUnderTest, cc_to_video, running_bot
 from tests.fakes.telegram_server import FakeTelegramServer
 
 USERS = tuple(range(2001, 2007))
@@ -50,3 +51,31 @@ async def test_six_people_at_once_all_get_through(
                     if r.levelno >= logging.ERROR or "transaction" in r.getMessage() or "locked" in r.getMessage()]
         assert problems == []
         await bot.assert_all_answered()
+
+
+async def test_a_tap_on_a_screen_whose_sending_is_not_finished_waits_and_is_taken(
+    tg: FakeTelegramServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The final check is sent by the handling of an engine event (the render finished),
+    which began in work the person's earlier tap set off. A tap on it while that handling
+    still saves what it showed must wait for it, not find the question "no longer open"
+    (it did: the event's task inherited the tap's hold on the person, and so never held it)."""
+    real_save = Sessions.save
+
+    async def slow_outside_updates(self: Sessions, session: Session) -> None:
+        task = asyncio.current_task()
+        if task is not None and not task.get_name().endswith("process_concurrent_update"):
+            await asyncio.sleep(0.3)  # an event's handling (not an update's) saves slowly
+        await real_save(self, session)
+
+    monkeypatch.setattr(Sessions, "save", slow_outside_updates)
+    async with running_bot(tg, tmp_path / "data") as bot:
+        await bot.say("/new")
+        await cc_to_video(bot)
+        for label in ("Generate with", "Pick #1", "1.", "1.", "1.", "1.", "Generate with", "Pick #1"):
+            await bot.press(label)
+        await bot.wait_button("Looks great")
+        query = tg.press(ALICE, "Looks great")  # at once: the final check's handling is still saving
+        answer = await tg.wait_for(lambda: tg.callback_answer(query), timeout=10)
+        assert "no longer open" not in (answer.get("text") or "")
+        await bot.wait_text("ready to post")
