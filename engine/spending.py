@@ -81,8 +81,10 @@ class Spending:
         """Refuse (OverBudget) an action whose estimate would go over what is left."""
         if estimate_usd <= 0:
             return
-        budget = await self.budget(owner)
-        left = budget.left_usd
+        limit = await self.limit(owner)
+        if limit is None:  # no limit: nothing to add up (a Generate tap waits for this before its answer)
+            return
+        left = Budget(limit, await self.store.spent_usd(owner, this_month())).left_usd
         if left is not None and estimate_usd > left + 1e-9:
             raise OverBudget(f"{what} costs about {dollars(estimate_usd)}, and your budget has {dollars(left)} "
                              "left this month. Nothing was started or charged.")
