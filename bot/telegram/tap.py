@@ -51,8 +51,8 @@ class PersonLocks:
         Only the holding task itself: a task started while it held the lock (the
         engine's work for a tap, and the events that work sends back) inherits the
         context, not the lock, and waits its turn like any other."""
-        task = asyncio.current_task()
-        if _HELD.get().get(owner) is task:
+        task, held = asyncio.current_task(), _HELD.get()
+        if owner in held and held[owner] is task:
             yield
             return
         async with self._local(owner), self.store.lock("person", owner):
