@@ -59,6 +59,18 @@ def freeze_start_up_heap() -> None:
     gc.freeze()
 
 
+SWITCH_INTERVAL_S = 0.001
+
+
+def favour_the_event_loop() -> None:
+    """The event loop shares the GIL with worker threads (SQLite's, the image worker's,
+    file writes): when one of them holds it, the loop waits until the interpreter's switch
+    interval has passed, 5 ms by default. At 1 ms a tap's answer waits less behind them:
+    bot_load at 30 people, two runs each, alternated: p95 7 and 7 ms against 9 and 8 ms,
+    the worst first reaction 24 and 18 ms against 35 and 36 ms."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+
+
 async def open_engine(settings: Settings, workflow: Path | None = None) -> Engine:
     """The engine on the configured providers, store and workflows."""
     from engine.catalogue import discover_workflows
@@ -104,6 +116,7 @@ def run_bot(settings: Settings, webhook: bool = False) -> int:
         loop.close()
         raise
     freeze_start_up_heap()
+    favour_the_event_loop()
     try:
         if webhook:
             loop.run_until_complete(serve_webhook(settings, engine))
@@ -129,6 +142,7 @@ def run_worker(settings: Settings) -> int:
     async def serve() -> None:
         engine = await open_engine(settings)
         freeze_start_up_heap()
+        favour_the_event_loop()
         try:
             await serve_worker(engine)
         finally:

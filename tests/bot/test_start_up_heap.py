@@ -1,6 +1,7 @@
-"""The start-up heap is frozen, so a full collection no longer walks it (each one stopped
-the bot's event loop ~100 ms under load). In a fresh interpreter: this process's heap
-is the test suite's."""
+"""Start-up tuning of the bot process. The start-up heap is frozen, so a full
+collection no longer walks it (each one stopped the bot's event loop ~100 ms under
+load; checked in a fresh interpreter, since this process's heap is the test suite's).
+The event loop waits at most 1 ms for a thread that holds the GIL."""
 
 from __future__ import annotations
 
@@ -26,3 +27,14 @@ def test_a_full_collection_after_start_up_walks_almost_nothing_of_the_start_up_h
     before, after, frozen = map(int, out.stdout.split())
     assert before > 50_000, "the imports alone leave a large long-lived heap"
     assert after < before // 100 and frozen > before * 0.9  # (the collection before it frees a few)
+
+
+def test_the_event_loop_waits_at_most_1_ms_for_a_thread_holding_the_gil() -> None:
+    from bot.main import favour_the_event_loop
+
+    default = sys.getswitchinterval()
+    try:
+        favour_the_event_loop()
+        assert sys.getswitchinterval() == 0.001 < default
+    finally:
+        sys.setswitchinterval(default)
