@@ -84,8 +84,8 @@ class Spending:
         limit = await self.limit(owner)
         if limit is None:  # no limit: nothing to add up (a Generate tap waits for this before its answer)
             return
-        left = Budget(limit, await self.store.spent_usd(owner, this_month())).left_usd
-        if left is not None and estimate_usd > left + 1e-9:
+        left = Budget(limit, await self.store.spent_usd(owner, this_month())).left_usd or 0.0
+        if estimate_usd > left + 1e-9:
             raise OverBudget(f"{what} costs about {dollars(estimate_usd)}, and your budget has {dollars(left)} "
                              "left this month. Nothing was started or charged.")
 

@@ -56,7 +56,7 @@ class PersonLocks:
             yield
             return
         async with self._local(owner), self.store.lock("person", owner):
-            token = _HELD.set({**_HELD.get(), owner: task})
+            token = _HELD.set({**held, owner: task})
             try:
                 yield
             finally:
