@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -260,6 +261,23 @@ async def test_images_success_and_restart(fake: FakeOpenAI, tmp_path: Path) -> N
     assert all(image_size(f.local_path) == (864, 1536) for f in files)
     assert fake.count("POST", "/v1/images/generations") == 1
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+async def test_the_images_answer_is_parsed_off_the_event_loop(fake: FakeOpenAI, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # the answer is megabytes of base64 in JSON: parsed on the loop, it held every tap up ~9 ms
+    from openai._legacy_response import LegacyAPIResponse
+
+    real_parse, threads = LegacyAPIResponse.parse, []
+
+    def parse(self: LegacyAPIResponse, **kwargs: object) -> object:
+        threads.append(threading.current_thread())
+        return real_parse(self, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LegacyAPIResponse, "parse", parse)
+    submitted = await images(fake).submit(image_request(images=2), tmp_path)
+    assert len(submitted.provider_data["files"]) == 2
+    assert threads and threading.main_thread() not in threads
 
 
 async def test_images_fall_back_to_2_3_and_pad_to_9_16(fake: FakeOpenAI, tmp_path: Path) -> None:
