@@ -1,4 +1,4 @@
-"""ffmpeg as an asyncio subprocess: run, probe, grab a frame.
+"""ffmpeg as a child process of the event loop: run, probe, grab a frame.
 
 The imageio-ffmpeg wheel ships an ffmpeg binary but no ffprobe, so `probe()`
 reads the stream summary ffmpeg prints for `ffmpeg -i <file>`. Nothing here
@@ -28,6 +28,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel
+
+from engine.media import spawn
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,7 @@ def _tail(text: str, lines: int = _TAIL_LINES) -> str:
     return "\n".join(kept[-lines:])
 
 
-async def _kill(proc: asyncio.subprocess.Process) -> None:
+async def _kill(proc: spawn.Child) -> None:
     if proc.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
@@ -176,13 +178,7 @@ async def _run_ffmpeg(
     if follow:
         cmd += ["-progress", "pipe:1"]
     cmd += [str(a) for a in args]
-    proc = await asyncio.create_subprocess_exec(
-        *cmd,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE if follow else asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
+    proc = await spawn.start(cmd, stdout=follow)
     err_chunks: deque[bytes] = deque(maxlen=16)
     readers = [asyncio.create_task(_drain(proc.stderr, err_chunks))]  # type: ignore[arg-type]
     if follow:
@@ -254,13 +250,7 @@ async def probe(path: str | os.PathLike[str], *, timeout: float = 30) -> MediaIn
     if size_bytes == 0:
         raise ProbeError(f"media file is empty: {path}")
     async with _ffmpeg_slot():
-        proc = await asyncio.create_subprocess_exec(
-            *_low_priority_prefix(), ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
+        proc = await spawn.start([*_low_priority_prefix(), ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)])
         try:
             async with asyncio.timeout(timeout):
                 _, err = await proc.communicate()
