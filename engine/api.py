@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.catalogue import load_catalogue
-from engine.definitions import ModuleDef, WorkflowDef
+from engine.definitions import ModuleDef, WorkflowDef, template_texts
 from engine.errors import EngineError, InvalidResponse, NotOwner, RunNotActive, StaleInteraction
 from engine.ids import new_id
 from engine.jobs import job_created_event, same_request
@@ -97,6 +97,7 @@ class Engine:
                             media_root=Path(media_root).resolve(), spending=Spending(store, budget_usd, usd_per_credit),
                             poll_scale=poll_scale, fetch=fetch_policy or FetchPolicy())
         await asyncio.to_thread(providers.warm_up)
+        services.templates.warm([text for workflow in workflows.values() for text in template_texts(workflow)])
         settings = settings or Settings(_env_file=None)  # type: ignore[call-arg]
         durable = durable_for(store, settings, jobs, role, durable_options)
         engine = cls(services, workflows, modules, default_workflow, durable)

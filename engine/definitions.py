@@ -309,13 +309,27 @@ def validate_workflow(workflow: WorkflowDef, known_modules: dict[str, Any] | Non
 
 def _check_templates(module: ModuleDef, templates: TemplateEngine) -> list[str]:
     problems = []
-    for key in module.server_inputs:
-        for text in _strings(module.inputs.get(key)):
-            if has_template_syntax(text):
-                error = templates.check_syntax(text)
-                if error:
-                    problems.append(f"input '{key}': {error}")
+    for key, text in _input_templates(module):
+        error = templates.check_syntax(text)
+        if error:
+            problems.append(f"input '{key}': {error}")
     return problems
+
+
+def _input_templates(module: ModuleDef) -> list[tuple[str, str]]:
+    return [(key, text) for key in module.server_inputs for text in _strings(module.inputs.get(key))
+            if has_template_syntax(text)]
+
+
+def template_texts(workflow: WorkflowDef) -> list[str]:
+    """Every template the run loop renders for this workflow: its modules' inputs and `when`s."""
+    texts = []
+    for step in workflow.steps:
+        for module in step.modules:
+            texts += [text for _key, text in _input_templates(module)]
+            if module.when is not None and has_template_syntax(module.when):
+                texts.append(module.when)
+    return texts
 
 
 def _check_when(module: ModuleDef, templates: TemplateEngine) -> list[str]:
