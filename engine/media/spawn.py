@@ -4,7 +4,8 @@ asyncio starts a subprocess on the loop's own thread, and the start returns only
 once the child has called exec: on a busy machine that stopped the bot's loop for
 5-40 ms per ffmpeg (measured with 30 people making videos on 2 cores), and every
 tap that arrived meanwhile waited. Here the start runs in a thread; the loop then
-reads the pipes and hears the exit (a pidfd on Linux, polling elsewhere).
+reads the pipes, and a thread per child waits for its exit (as asyncio's own
+child watcher does).
 """
 
 from __future__ import annotations
@@ -12,13 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import os
 import subprocess
+import threading
 from collections.abc import Sequence
 from typing import IO
 
-POLL_S = 0.05  # how often the exit is checked where there is no pidfd
-_POLLING: set[asyncio.Task[None]] = set()  # held until done: the loop keeps only weak references
 
 
 class Child:
@@ -87,31 +86,22 @@ async def _read_all(stream: asyncio.StreamReader | None) -> bytes:
 
 
 def _exit_of(loop: asyncio.AbstractEventLoop, popen: subprocess.Popen[bytes]) -> asyncio.Future[int]:
-    """A future of the exit code; the zombie is reaped as soon as the child exits."""
+    """A future of the exit code, set by a thread that waits for the child and reaps it.
+    Not on the loop: a pidfd says "exited" before the zombie can be reaped, and the
+    reaping waited up to 2 s for an encoder in the idle scheduling class to get a core."""
     exited: asyncio.Future[int] = loop.create_future()
-    try:
-        pidfd = os.pidfd_open(popen.pid)  # type: ignore[attr-defined]
-    except (AttributeError, OSError):  # not Linux, or before 5.3
-        task = loop.create_task(_poll(popen, exited), name=f"exit of {popen.pid}")
-        _POLLING.add(task)
-        task.add_done_callback(_POLLING.discard)
-        return exited
 
-    def readable() -> None:
-        loop.remove_reader(pidfd)
-        os.close(pidfd)
+    def settle(code: int) -> None:
         if not exited.done():
-            exited.set_result(popen.wait())  # it has exited: this does not block
+            exited.set_result(code)
 
-    loop.add_reader(pidfd, readable)
+    def wait() -> None:
+        code = popen.wait()
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            loop.call_soon_threadsafe(settle, code)
+
+    threading.Thread(target=wait, name=f"wait for {popen.pid}", daemon=True).start()
     return exited
-
-
-async def _poll(popen: subprocess.Popen[bytes], exited: asyncio.Future[int]) -> None:
-    while (code := popen.poll()) is None:
-        await asyncio.sleep(POLL_S)
-    if not exited.done():
-        exited.set_result(code)
 
 
 def _abandon(loop: asyncio.AbstractEventLoop, started: asyncio.Future[subprocess.Popen[bytes]]) -> None:
@@ -126,4 +116,4 @@ def _stop(loop: asyncio.AbstractEventLoop, popen: subprocess.Popen[bytes]) -> No
     for pipe in (popen.stdout, popen.stderr):
         if pipe is not None:
             pipe.close()
-    loop.run_in_executor(None, popen.wait)
+    _exit_of(loop, popen)
