@@ -79,6 +79,7 @@ class TelegramFront:
         self.admin = Admin(self.bot, self.access, self.commands.unknown)
         self.retention_days = settings.ccbot_retention_days
         self._housekeeping: asyncio.Task[None] | None = None
+        self._access_reader: asyncio.Task[None] | None = None
         self.conversation = Conversation(self.bot)
         self.voice = Voice(self.conversation)
         self.photos = Photos(self.bot, self.conversation)
@@ -116,6 +117,7 @@ class TelegramFront:
             await store.listen(self.on_remote_event)
         await catch_up(self.bot, self.progress)
         self._housekeeping = asyncio.create_task(self.housekeeping(), name="housekeeping")
+        self._access_reader = asyncio.create_task(self.access.keep_fresh(), name="access lists")
 
     async def catch_up_person(self, user_id: int) -> None:
         """After an update whose process died mid-way was handled again: the person's chat
@@ -132,8 +134,9 @@ class TelegramFront:
         await self.progress.on_event(EngineEvent.model_validate(message["event"]))
 
     async def post_stop(self, app: Application) -> None:
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
+        for task in (self._housekeeping, self._access_reader):
+            if task is not None:
+                task.cancel()
 
     async def housekeeping(self) -> None:
         """Now and then once an hour: forget handled update and event ids older than
