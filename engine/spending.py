@@ -10,6 +10,8 @@ reported cost where known, else the estimate.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass
 
@@ -18,6 +20,8 @@ from engine.providers.base import Cost
 from engine.store import SpendChange, Store
 
 
+log = logging.getLogger(__name__)
+LIMIT_FRESH_S = 5.0  # a budget changed elsewhere (another process, an admin) applies to checks within this
 KIND_OF_ACTION = {"txt2img": "image", "img2img": "image", "img2vid": "video", "txt2audio": "music"}
 
 
@@ -55,6 +59,8 @@ class Spending:
         self.store = store
         self.default_budget_usd = default_budget_usd
         self.usd_per_credit = usd_per_credit
+        self._known: dict[str, tuple[float | None, float]] = {}  # owner -> (limit, when it was read)
+        self._reading: dict[str, asyncio.Task[None]] = {}
 
     def usd(self, cost: Cost) -> float:
         """A cost in dollars: Leonardo credits at their dollar value."""
@@ -70,9 +76,33 @@ class Spending:
 
     async def limit(self, owner: str) -> float | None:
         person = await self.store.person(owner)
-        if person is not None and person.budget_usd is not None:
-            return person.budget_usd
-        return self.default_budget_usd
+        limit = person.budget_usd if person is not None and person.budget_usd is not None else self.default_budget_usd
+        self._known[owner] = (limit, time.monotonic())
+        return limit
+
+    def forget(self, owner: str) -> None:
+        """Their budget was changed here: the next check reads it again."""
+        self._known.pop(owner, None)
+
+    async def _limit_for_check(self, owner: str) -> float | None:
+        """The limit as last read (read now the first time; read again in the background
+        when older than LIMIT_FRESH_S): a Generate tap's answer waits for this check, and
+        a database read in front of it was the slowest part of the tap. The spending
+        itself (`reserve`) reads the limit afresh."""
+        known = self._known.get(owner)
+        if known is None:
+            return await self.limit(owner)
+        if time.monotonic() - known[1] > LIMIT_FRESH_S and owner not in self._reading:
+            self._reading[owner] = asyncio.create_task(self._read_again(owner), name="budget limit")
+        return known[0]
+
+    async def _read_again(self, owner: str) -> None:
+        try:
+            await self.limit(owner)
+        except Exception:  # noqa: BLE001 - the store is closing or busy: the next check tries again
+            log.debug("could not read the budget of a person again", exc_info=True)
+        finally:
+            self._reading.pop(owner, None)
 
     async def budget(self, owner: str) -> Budget:
         return Budget(await self.limit(owner), await self.store.spent_usd(owner, this_month()))
@@ -81,7 +111,9 @@ class Spending:
         """Refuse (OverBudget) an action whose estimate would go over what is left."""
         if estimate_usd <= 0:
             return
-        limit = await self.limit(owner)
+        await self._refuse_over(owner, estimate_usd, what, await self._limit_for_check(owner))
+
+    async def _refuse_over(self, owner: str, estimate_usd: float, what: str, limit: float | None) -> None:
         if limit is None:  # no limit: nothing to add up (a Generate tap waits for this before its answer)
             return
         left = Budget(limit, await self.store.spent_usd(owner, this_month())).left_usd or 0.0
@@ -94,7 +126,7 @@ class Spending:
         """Check, then write the reservation before a call (None when it is free)."""
         if estimate_usd <= 0:
             return None
-        await self.check(owner, estimate_usd, what)
+        await self._refuse_over(owner, estimate_usd, what, await self.limit(owner))
         change = SpendChange(key=key, owner=owner, run_id=run_id, provider=provider, kind=kind, status="reserved",
                              estimate_usd=estimate_usd)
         await self.store.record_spend([change])

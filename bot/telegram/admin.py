@@ -12,6 +12,7 @@ from bot import render
 from bot.render import OutMessage
 from bot.telegram.access import Access
 from bot.telegram.ccbot import CCBot
+from bot.telegram.tap import owner_of
 from engine.spend_report import spend_report
 
 ADMIN_COMMANDS = [
@@ -93,4 +94,5 @@ class Admin:
             assert usd is not None
             await self.access.set_budget(user, usd)
             text = f"{user}'s monthly budget is ${usd:.2f} now."
+        self.bot.engine.spending.forget(owner_of(user))  # the next Generate is checked against the new budget
         await self.bot.outbox.send(chat, OutMessage(text=text, parse_mode=None), urgent=True)

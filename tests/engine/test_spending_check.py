@@ -4,6 +4,7 @@ Generate tap is answered)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -38,5 +39,48 @@ async def test_no_limit_adds_nothing_up_and_a_limit_refuses_what_is_over_it(data
         with pytest.raises(OverBudget, match=r"\$0\.10 left"):
             await limited.check("tg:1", 0.2)
         assert counting.sums == 2
+    finally:
+        await store.close()
+
+
+class CountingPerson(CountingSpent):
+    def __init__(self, store) -> None:
+        super().__init__(store)
+        self.reads = 0
+
+    async def person(self, owner: str):
+        self.reads += 1
+        return await self.store.person(owner)
+
+
+async def test_the_check_uses_the_limit_last_read_and_the_spending_reads_it_afresh(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await databases.store_for(data_dir)
+    counting = CountingPerson(store)
+    spending = Spending(counting, default_budget_usd=None)
+    try:
+        assert await spending.limit("tg:1") is None  # read once (a run's start reads it)
+        await spending.check("tg:1", 0.5)
+        assert counting.reads == 1, "a Generate tap's check waited for a database read"
+
+        await store.save_person("tg:1", budget_usd=0.2)  # set by an admin in another process
+        await spending.check("tg:1", 0.5)  # still the limit last read: a check is the early word only
+        with pytest.raises(OverBudget):  # the spending itself is held to the budget as stored
+            await spending.reserve("k1", "tg:1", "r1", "leonardo", "video", 0.5)
+
+        spending.forget("tg:1")  # a budget changed in this process applies to the next check at once
+        with pytest.raises(OverBudget):
+            await spending.check("tg:1", 0.5)
+
+        monkeypatch.setattr("engine.spending.LIMIT_FRESH_S", 0.0)
+        await store.save_person("tg:1", budget_usd=5.0)
+        with pytest.raises(OverBudget):  # the limit as last read, and it is read again meanwhile
+            await spending.check("tg:1", 0.5)
+        for _ in range(100):
+            if not spending._reading:
+                break
+            await asyncio.sleep(0.01)
+        await spending.check("tg:1", 0.5)  # within moments, the new budget
     finally:
         await store.close()
