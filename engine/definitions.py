@@ -308,12 +308,8 @@ def validate_workflow(workflow: WorkflowDef, known_modules: dict[str, Any] | Non
 
 
 def _check_templates(module: ModuleDef, templates: TemplateEngine) -> list[str]:
-    problems = []
-    for key, text in _input_templates(module):
-        error = templates.check_syntax(text)
-        if error:
-            problems.append(f"input '{key}': {error}")
-    return problems
+    errors = [(key, templates.check_syntax(text)) for key, text in _input_templates(module)]
+    return [f"input '{key}': {error}" for key, error in errors if error]
 
 
 def _input_templates(module: ModuleDef) -> list[tuple[str, str]]:
