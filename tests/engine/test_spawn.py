@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 
 from engine.media import spawn
 
 pytestmark = pytest.mark.asyncio
+
+
+@contextlib.asynccontextmanager
+async def loop_ticks() -> AsyncIterator[list[int]]:
+    """How many times a 10 ms sleep came round on the loop while the block ran."""
+    ticks = [0]
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(0.01)
+            ticks[0] += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        yield ticks
+    finally:
+        ticker.cancel()
 
 
 async def test_output_and_exit_code_come_back() -> None:
@@ -43,19 +62,10 @@ async def test_the_loop_keeps_running_while_a_child_is_reaped(monkeypatch: pytes
         return real_wait(self, timeout)
 
     monkeypatch.setattr(subprocess.Popen, "wait", slow_wait)
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    ticker = asyncio.create_task(tick())
-    child = await spawn.start([sys.executable, "-c", "raise SystemExit(5)"])
-    assert await asyncio.wait_for(child.wait(), 10) == 5
-    ticker.cancel()
-    assert ticks >= 10  # the loop ran while the exit was awaited
+    async with loop_ticks() as ticks:
+        child = await spawn.start([sys.executable, "-c", "raise SystemExit(5)"])
+        assert await asyncio.wait_for(child.wait(), 10) == 5
+    assert ticks[0] >= 10  # the loop ran while the exit was awaited
 
 
 async def test_the_loop_keeps_running_while_a_child_starts(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,19 +76,10 @@ async def test_the_loop_keeps_running_while_a_child_starts(monkeypatch: pytest.M
         return real_popen(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(subprocess, "Popen", slow_popen)
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    ticker = asyncio.create_task(tick())
-    child = await spawn.start([sys.executable, "-c", "pass"])
-    ticker.cancel()
+    async with loop_ticks() as ticks:
+        child = await spawn.start([sys.executable, "-c", "pass"])
     await child.wait()
-    assert ticks >= 10  # the loop ran during the 0.3 s start (with asyncio's own start it ran 0 times)
+    assert ticks[0] >= 10  # the loop ran during the 0.3 s start (with asyncio's own start it ran 0 times)
 
 
 async def test_a_start_cancelled_half_way_leaves_no_process_behind(monkeypatch: pytest.MonkeyPatch) -> None:
