@@ -1,7 +1,8 @@
 """Long modules (the final render) run here, off the person's own tap.
 
 - Queued fairly: first come, first served, `slots` at a time (one per core);
-  each run waiting is told its place in line (`module_queued`).
+  each run waiting is told its place in line and about how long it waits
+  (`module_queued`: `position`, and `wait_s` once a render has finished here).
 - The run is held only to read its inputs and to write the result; the work
   itself runs without its lock, so the person's other taps are answered.
 - Stopping the process cancels the work: nothing is written, so the run is
@@ -12,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
+import time
+from collections import deque
 from typing import Any
 
 from engine.modules.base import ModuleFailure
@@ -24,6 +28,7 @@ from engine.tasks import cancel_all, wait_done
 from engine.templating import TemplateError
 
 log = logging.getLogger(__name__)
+RECENT = 10  # renders whose durations make the estimate of a wait in line
 
 
 class BackgroundWork:
@@ -35,6 +40,7 @@ class BackgroundWork:
         self._line: list[str] = []  # run ids waiting for a slot, in order
         self._running = 0
         self._turn = asyncio.Condition()
+        self._took: deque[float] = deque(maxlen=RECENT)  # seconds the last renders here took
 
     # ------------------------------------------------------------ control
     def spawn(self, run_id: str) -> None:
@@ -86,13 +92,24 @@ class BackgroundWork:
     async def _tell_places(self) -> None:
         for place, run_id in enumerate(list(self._line), start=1):
             run = await self.runlog.load(run_id)
+            wait_s = self.wait_s(place)
             await self.runlog.notify(run, "module_queued", {"module": (run.working or {}).get("module_name"),
-                                                             "position": place})
+                                                             "position": place,
+                                                             **({"wait_s": round(wait_s)} if wait_s else {})})
+
+    def wait_s(self, place: int) -> float | None:
+        """About how long the run at `place` waits: a round of `slots` renders for each
+        `slots` places, each as long as the recent ones took (None before the first)."""
+        if not self._took:
+            return None
+        return math.ceil(place / self.slots) * sum(self._took) / len(self._took)
 
     async def _work(self, run_id: str) -> None:
         await self._wait_turn(run_id)
+        began = time.monotonic()
         try:
             await self._run_module(run_id)
+            self._took.append(time.monotonic() - began)
         finally:
             await self._leave()
 

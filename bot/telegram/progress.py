@@ -16,6 +16,7 @@ running in this process, so its message id stays here, not in the session
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 EDIT_EVERY_S = 2.0
 JOB_EDIT_EVERY_S = 10.0  # a job's line in its question: a clip takes minutes, an edit a call
 ACTION_AFTER_S = 3.0  # "sending a video…" once a job outlasts the tap's toast
-QUEUE_EDIT_EVERY_S = 15.0  # a place in line changes often with many people: say it now and then
+QUEUE_EDIT_EVERY_S = 15.0  # a place in line with no estimate of the wait: said again now and then
 SORRY = "😿 Something went wrong on my side. Your progress is saved: /status shows where you are."
 
 
@@ -48,6 +49,7 @@ class Progress:
         self.bot = bot
         self.spawn = spawn
         self._last_edit: dict[str, float] = {}
+        self._place_until: dict[str, float] = {}  # render -> when its place in line may be said again
         self._job_seen: dict[str, float] = {}  # job id -> when its progress was first reported
         # run/module -> (its progress message, whether it says "done")
         self._renders: OrderedDict[str, tuple[MessageRef | None, bool]] = OrderedDict()
@@ -64,6 +66,14 @@ class Progress:
         self._last_edit[key] = now
         if len(self._last_edit) > 5000:
             self._last_edit = {k: v for k, v in self._last_edit.items() if now - v < 60}
+        return True
+
+    def _place_due(self, key: str) -> bool:
+        if time.monotonic() < self._place_until.get(key, 0.0):
+            return False
+        if len(self._place_until) > 5000:
+            now = time.monotonic()
+            self._place_until = {k: v for k, v in self._place_until.items() if v > now}
         return True
 
     async def on_event(self, event: EngineEvent) -> None:
@@ -125,10 +135,16 @@ class Progress:
         starting = queued or percent <= 0
         first = shown is None or (done and starting)  # a new render: a new message
         final = percent >= 100
-        if not self._due(key, final=first or final, every=QUEUE_EDIT_EVERY_S if queued else EDIT_EVERY_S):
+        if queued and not first and not self._place_due(key):
+            return
+        if not self._due(key, final=first or final or queued):  # stamped by a place too: no 0% right after it
             return
         if queued:
+            wait_s = float(event.data.get("wait_s") or 0)
             text = f"⏳ Your video is in line to be put together: #{int(event.data.get('position') or 1)}"
+            text += f", about {_minutes(wait_s)}" if wait_s else ""
+            # said again only once that wait is over (it was too short) or, with no estimate, now and then
+            self._place_until[key] = time.monotonic() + max(QUEUE_EDIT_EVERY_S, wait_s)
         else:
             text = f"🎬 {render.esc(event.data.get('message') or 'Working')}… {percent:.0f}%"
         async with self._render_locks(key):  # in order: the first message exists before it is edited
@@ -169,3 +185,9 @@ class Progress:
             session = await bot.sessions.of_run(event.run_id)
             if session is not None:
                 await bot.show(await bot.engine.get_run(event.run_id), session)  # the Pick buttons
+
+
+def _minutes(seconds: float) -> str:
+    """"1 minute", "4 minutes": a wait in line, rounded up (an estimate, never precise)."""
+    minutes = max(1, math.ceil(seconds / 60))
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"

@@ -1,0 +1,77 @@
+"""A render waiting in line: its place and about how long, said again only once that wait is over."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from bot.telegram import progress as progress_module
+from bot.telegram.progress import Progress
+from engine.background import BackgroundWork
+from engine.protocol import EngineEvent
+
+
+class Screen:
+    """The outbox's `show`, writing down what the chat would see."""
+
+    def __init__(self) -> None:
+        self.shown: list[tuple[bool, str]] = []  # (a new message?, text)
+
+    async def show(self, chat_id: int, ref: Any, out: Any, quiet: bool = False) -> object:
+        self.shown.append((ref is None, out.text))
+        return ref or object()
+
+
+def queued(place: int, wait_s: float | None = None) -> EngineEvent:
+    data: dict[str, Any] = {"module": "render", "position": place}
+    if wait_s is not None:
+        data["wait_s"] = wait_s
+    return EngineEvent(run_id="r1", owner="tg:1", type="module_queued", data=data)
+
+
+async def test_the_place_in_line_is_said_with_the_wait_and_again_only_when_the_wait_is_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: clock[0])
+    screen = Screen()
+    progress = Progress(SimpleNamespace(outbox=screen), lambda coro: None)  # type: ignore[arg-type]
+
+    await progress.module_progress(1, queued(12, wait_s=170))
+    assert screen.shown == [(True, "⏳ Your video is in line to be put together: #12, about 3 minutes")]
+    for place, after_s in ((9, 20), (5, 60), (2, 150)):  # the line moves as estimated: nothing to add
+        clock[0] = 1000.0 + after_s
+        await progress.module_progress(1, queued(place, wait_s=place * 15))
+    assert len(screen.shown) == 1
+    clock[0] = 1000.0 + 175  # the estimate was too short: the place and a new estimate
+    await progress.module_progress(1, queued(1, wait_s=20))
+    assert screen.shown[-1] == (False, "⏳ Your video is in line to be put together: #1, about 1 minute")
+
+    clock[0] += progress_module.EDIT_EVERY_S
+    await progress.module_progress(1, EngineEvent(run_id="r1", owner="tg:1", type="module_progress",
+                                                   data={"module": "render", "progress": 40,
+                                                         "message": "Putting your video together"}))
+    assert screen.shown[-1] == (False, "🎬 Putting your video together… 40%")  # then how it goes, in the same message
+
+
+async def test_with_no_estimate_yet_the_place_is_said_again_now_and_then(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: clock[0])
+    screen = Screen()
+    progress = Progress(SimpleNamespace(outbox=screen), lambda coro: None)  # type: ignore[arg-type]
+    await progress.module_progress(1, queued(4))
+    clock[0] += progress_module.QUEUE_EDIT_EVERY_S / 2
+    await progress.module_progress(1, queued(3))
+    clock[0] += progress_module.QUEUE_EDIT_EVERY_S
+    await progress.module_progress(1, queued(2))
+    assert [text for _new, text in screen.shown] == ["⏳ Your video is in line to be put together: #4",
+                                                     "⏳ Your video is in line to be put together: #2"]
+
+
+def test_the_wait_is_a_round_of_renders_per_slot_as_long_as_the_recent_ones() -> None:
+    line = BackgroundWork(runlog=None, loop=None, slots=2)  # type: ignore[arg-type]
+    assert line.wait_s(1) is None  # nothing finished here yet: no guess
+    line._took.extend([40.0, 20.0])
+    assert (line.wait_s(1), line.wait_s(2), line.wait_s(3), line.wait_s(5)) == (30.0, 30.0, 60.0, 90.0)
