@@ -82,7 +82,6 @@ class BackgroundWork:
                 self._running += 1
         finally:
             self._line.remove(run_id)
-        await self._tell_places()
 
     async def _leave(self) -> None:
         async with self._turn:
@@ -107,7 +106,8 @@ class BackgroundWork:
     async def _work(self, run_id: str) -> None:
         await self._wait_turn(run_id)
         began = time.monotonic()
-        try:
+        try:  # from here on the slot is given back, even if cancelled while the places are told
+            await self._tell_places()
             await self._run_module(run_id)
             self._took.append(time.monotonic() - began)
         finally:

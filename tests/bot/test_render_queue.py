@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -75,3 +76,45 @@ def test_the_wait_is_a_round_of_renders_per_slot_as_long_as_the_recent_ones() ->
     assert line.wait_s(1) is None  # nothing finished here yet: no guess
     line._took.extend([40.0, 20.0])
     assert (line.wait_s(1), line.wait_s(2), line.wait_s(3), line.wait_s(5)) == (30.0, 30.0, 60.0, 90.0)
+
+
+class Line:
+    """A runlog that records the places told, and renders that end when told to."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, int]] = []
+        self.stall_telling: asyncio.Event | None = None  # set: telling places hangs until it is cleared
+        self.finish: dict[str, asyncio.Event] = {}
+
+    async def load(self, run_id: str) -> Any:
+        return SimpleNamespace(run_id=run_id, working={"module_name": "render"})
+
+    async def notify(self, run: Any, type_: str, data: dict[str, Any]) -> None:
+        self.told.append((run.run_id, data["position"]))
+        if self.stall_telling is not None:
+            await asyncio.Event().wait()
+
+    async def render(self, run_id: str) -> None:
+        await self.finish.setdefault(run_id, asyncio.Event()).wait()
+
+
+async def test_renders_take_turns_in_order_and_a_cancelled_one_gives_its_slot_back() -> None:
+    runlog = Line()
+    work = BackgroundWork(runlog=runlog, loop=None, slots=1)  # type: ignore[arg-type]
+    work._run_module = runlog.render  # type: ignore[method-assign]
+    for run_id in ("a", "b", "c"):
+        work.spawn(run_id)
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
+    assert (work.position("b"), work.position("c")) == (1, 2)
+    assert ("c", 2) in runlog.told
+    runlog.stall_telling = asyncio.Event()  # "b" gets its turn, and hangs while the places are told
+    runlog.finish["a"].set()
+    await asyncio.sleep(0.01)
+    assert work.position("b") is None and work.position("c") == 1
+    work.cancel("b")  # e.g. the person cancelled the run: its slot must not be lost
+    runlog.stall_telling = None
+    await asyncio.sleep(0.01)
+    assert work.position("c") is None, "the next in line got the slot"
+    runlog.finish.setdefault("c", asyncio.Event()).set()
+    await work.wait_idle(timeout=5)
