@@ -2,7 +2,8 @@
 
 - Queued fairly: first come, first served, `slots` at a time (one per core);
   each run waiting is told its place in line and about how long it waits
-  (`module_queued`: `position`, and `wait_s` once a render has finished here).
+  (`module_queued`: `position`, and `wait_s` once a render has finished here,
+  counting what the renders under way have left).
 - The run is held only to read its inputs and to write the result; the work
   itself runs without its lock, so the person's other taps are answered.
 - Stopping the process cancels the work: nothing is written, so the run is
@@ -12,8 +13,8 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
-import math
 import os
 import time
 from collections import deque
@@ -41,6 +42,7 @@ class BackgroundWork:
         self._running = 0
         self._turn = asyncio.Condition()
         self._took: deque[float] = deque(maxlen=RECENT)  # seconds the last renders here took
+        self._began: dict[str, float] = {}  # run id -> when its render got a slot
 
     # ------------------------------------------------------------ control
     def spawn(self, run_id: str) -> None:
@@ -80,6 +82,7 @@ class BackgroundWork:
                 while self._running >= self.slots or self._line[0] != run_id:
                     await self._turn.wait()
                 self._running += 1
+                self._began[run_id] = time.monotonic()  # before the places are told: this slot is taken
         finally:
             self._line.remove(run_id)
 
@@ -89,28 +92,40 @@ class BackgroundWork:
             self._turn.notify_all()
 
     async def _tell_places(self) -> None:
-        for place, run_id in enumerate(list(self._line), start=1):
+        line = list(self._line)
+        waits = self.waits(len(line))
+        for place, run_id in enumerate(line, start=1):
             run = await self.runlog.load(run_id)
-            wait_s = self.wait_s(place)
+            wait_s = waits[place - 1] if waits else None
             await self.runlog.notify(run, "module_queued", {"module": (run.working or {}).get("module_name"),
                                                              "position": place,
                                                              **({"wait_s": round(wait_s)} if wait_s else {})})
 
-    def wait_s(self, place: int) -> float | None:
-        """About how long the run at `place` waits: a round of `slots` renders for each
-        `slots` places, each as long as the recent ones took (None before the first)."""
-        if not self._took:
-            return None
-        return math.ceil(place / self.slots) * sum(self._took) / len(self._took)
+    def waits(self, count: int) -> list[float]:
+        """About how long each of the first `count` places in line waits (none before a
+        render has finished here): a slot frees once its render has run as long as the
+        recent ones took, and the next in line takes it."""
+        if not self._took or count <= 0:
+            return []
+        mean, now = sum(self._took) / len(self._took), time.monotonic()
+        free = [max(0.0, mean - (now - began)) for began in self._began.values()][:self.slots]
+        free += [0.0] * (self.slots - len(free))
+        heapq.heapify(free)
+        waits: list[float] = []
+        for _place in range(count):
+            waits.append(free[0])
+            heapq.heapreplace(free, free[0] + mean)
+        return waits
 
     async def _work(self, run_id: str) -> None:
         await self._wait_turn(run_id)
-        began = time.monotonic()
+        began = self._began[run_id]
         try:  # from here on the slot is given back, even if cancelled while the places are told
             await self._tell_places()
             await self._run_module(run_id)
             self._took.append(time.monotonic() - began)
         finally:
+            self._began.pop(run_id, None)
             await self._leave()
 
     async def _run_module(self, run_id: str) -> None:

@@ -140,11 +140,12 @@ class Progress:
         if not self._due(key, final=first or final or queued):  # stamped by a place too: no 0% right after it
             return
         if queued:
-            wait_s = float(event.data.get("wait_s") or 0)
+            minutes = _minutes(float(event.data.get("wait_s") or 0))
             text = f"⏳ Your video is in line to be put together: #{int(event.data.get('position') or 1)}"
-            text += f", about {_minutes(wait_s)}" if wait_s else ""
-            # said again only once that wait is over (it was too short) or, with no estimate, now and then
-            self._place_until[key] = time.monotonic() + max(QUEUE_EDIT_EVERY_S, wait_s)
+            text += f", about {minutes} minute{'s' if minutes > 1 else ''}" if minutes else ""
+            # said again only once the minutes said are over (the estimate was short) or,
+            # with no estimate, now and then
+            self._place_until[key] = time.monotonic() + max(QUEUE_EDIT_EVERY_S, minutes * 60)
         else:
             text = f"🎬 {render.esc(event.data.get('message') or 'Working')}… {percent:.0f}%"
         async with self._render_locks(key):  # in order: the first message exists before it is edited
@@ -187,7 +188,6 @@ class Progress:
                 await bot.show(await bot.engine.get_run(event.run_id), session)  # the Pick buttons
 
 
-def _minutes(seconds: float) -> str:
-    """"1 minute", "4 minutes": a wait in line, rounded up (an estimate, never precise)."""
-    minutes = max(1, math.ceil(seconds / 60))
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+def _minutes(seconds: float) -> int:
+    """A wait in line in whole minutes, rounded up (an estimate, never precise); 0: no estimate."""
+    return max(1, math.ceil(seconds / 60)) if seconds > 0 else 0

@@ -1,4 +1,4 @@
-"""A render waiting in line: its place and about how long, said again only once that wait is over."""
+"""A render waiting in line: its place and about how long, said again only once the minutes said are over."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from bot.telegram import progress as progress_module
 from bot.telegram.progress import Progress
+from engine import background as background_module
 from engine.background import BackgroundWork
 from engine.protocol import EngineEvent
 
@@ -45,8 +46,10 @@ async def test_the_place_in_line_is_said_with_the_wait_and_again_only_when_the_w
     for place, after_s in ((9, 20), (5, 60), (2, 150)):  # the line moves as estimated: nothing to add
         clock[0] = 1000.0 + after_s
         await progress.module_progress(1, queued(place, wait_s=place * 15))
+    clock[0] = 1000.0 + 175  # 170 s were estimated, but "about 3 minutes" said: not over yet
+    await progress.module_progress(1, queued(1, wait_s=20))
     assert len(screen.shown) == 1
-    clock[0] = 1000.0 + 175  # the estimate was too short: the place and a new estimate
+    clock[0] = 1000.0 + 181  # the minutes said are over: the place and a new estimate
     await progress.module_progress(1, queued(1, wait_s=20))
     assert screen.shown[-1] == (False, "⏳ Your video is in line to be put together: #1, about 1 minute")
 
@@ -71,11 +74,17 @@ async def test_with_no_estimate_yet_the_place_is_said_again_now_and_then(monkeyp
                                                      "⏳ Your video is in line to be put together: #2"]
 
 
-def test_the_wait_is_a_round_of_renders_per_slot_as_long_as_the_recent_ones() -> None:
+def test_the_wait_counts_what_the_renders_under_way_have_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(background_module.time, "monotonic", lambda: clock[0])
     line = BackgroundWork(runlog=None, loop=None, slots=2)  # type: ignore[arg-type]
-    assert line.wait_s(1) is None  # nothing finished here yet: no guess
-    line._took.extend([40.0, 20.0])
-    assert (line.wait_s(1), line.wait_s(2), line.wait_s(3), line.wait_s(5)) == (30.0, 30.0, 60.0, 90.0)
+    assert line.waits(3) == []  # nothing finished here yet: no guess
+    line._took.extend([40.0, 20.0])  # renders take about 30 s here
+    assert line.waits(3) == [0.0, 0.0, 30.0]  # both slots free
+    line._began.update({"a": 990.0, "b": 1000.0})  # one render 10 s in, one just begun
+    assert line.waits(5) == [20.0, 30.0, 50.0, 60.0, 80.0]
+    clock[0] = 1045.0  # "a" has run longer than usual: it may end any moment
+    assert line.waits(2) == [0.0, 0.0]
 
 
 class Line:
