@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 EDIT_EVERY_S = 2.0
 JOB_EDIT_EVERY_S = 10.0  # a job's line in its question: a clip takes minutes, an edit a call
 ACTION_AFTER_S = 3.0  # "sending a video…" once a job outlasts the tap's toast
+HALFWAY = 50.0  # a render's progress is said once it has begun, once past this, and when done
 QUEUE_EDIT_EVERY_S = 15.0  # a place in line with no estimate of the wait: said again now and then
 SORRY = "😿 Something went wrong on my side. Your progress is saved: /status shows where you are."
 
@@ -51,8 +52,9 @@ class Progress:
         self._last_edit: dict[str, float] = {}
         self._place_until: dict[str, float] = {}  # render -> when its place in line may be said again
         self._job_seen: dict[str, float] = {}  # job id -> when its progress was first reported
-        # run/module -> (its progress message, whether it says "done")
-        self._renders: OrderedDict[str, tuple[MessageRef | None, bool]] = OrderedDict()
+        # run/module -> (its progress message, whether it says "done", the percent it says or
+        # None while it says the place in line)
+        self._renders: OrderedDict[str, tuple[MessageRef | None, bool, float | None]] = OrderedDict()
         self._render_locks = KeyedLocks()
 
     def _due(self, key: str, final: bool, every: float = EDIT_EVERY_S, wait_first: bool = False) -> bool:
@@ -125,17 +127,21 @@ class Progress:
 
     async def module_progress(self, chat_id: int, event: EngineEvent) -> None:
         """One message per render: its place in line, then its progress
-        ("🎬 Putting your video together… 40%"), edited as it goes. The start (0%)
-        is not an edit of its own when the place in line was said just before, and
-        no chat action is sent: the message itself shows that the video is being made."""
+        ("🎬 Putting your video together… 40%"). Edited when the render has begun,
+        once past `HALFWAY` and when done, so a render costs the same few calls
+        however long a busy machine makes it take. The start (0%) is not an edit of
+        its own when the place in line was said just before, and no chat action is
+        sent: the message itself shows that the video is being made."""
         queued = event.type == "module_queued"
         percent = 0.0 if queued else float(event.data.get("progress") or 0)
         key = f"{event.run_id}:{event.data.get('module')}"
-        shown, done = self._renders.get(key) or (None, True)
+        shown, done, said = self._renders.get(key) or (None, True, None)
         starting = queued or percent <= 0
         first = shown is None or (done and starting)  # a new render: a new message
         final = percent >= 100
         if queued and not first and not self._place_due(key):
+            return
+        if not (first or final or queued or _news(said, percent)):
             return
         if not self._due(key, final=first or final or queued):  # stamped by a place too: no 0% right after it
             return
@@ -149,10 +155,10 @@ class Progress:
         else:
             text = f"🎬 {render.esc(event.data.get('message') or 'Working')}… {percent:.0f}%"
         async with self._render_locks(key):  # in order: the first message exists before it is edited
-            shown, done = self._renders.get(key) or (None, True)
+            shown, done, _said = self._renders.get(key) or (None, True, None)
             fresh = shown is None or (done and starting)
             ref = await self.bot.outbox.show(chat_id, None if fresh else shown, OutMessage(text=text), quiet=True)
-            self._renders[key] = (ref, final)
+            self._renders[key] = (ref, final, None if queued else percent)
             self._renders.move_to_end(key)
             while len(self._renders) > 1000:
                 self._renders.popitem(last=False)
@@ -191,3 +197,9 @@ class Progress:
 def _minutes(seconds: float) -> int:
     """A wait in line in whole minutes, rounded up (an estimate, never precise); 0: no estimate."""
     return max(1, math.ceil(seconds / 60)) if seconds > 0 else 0
+
+
+def _news(said: float | None, percent: float) -> bool:
+    """Whether a render's progress is worth an edit: the message still says the place
+    in line (the render has begun), or it is the first report past `HALFWAY`."""
+    return said is None or said < HALFWAY <= percent

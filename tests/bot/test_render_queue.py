@@ -74,6 +74,30 @@ async def test_with_no_estimate_yet_the_place_is_said_again_now_and_then(monkeyp
                                                      "⏳ Your video is in line to be put together: #2"]
 
 
+def progressed(percent: float) -> EngineEvent:
+    return EngineEvent(run_id="r1", owner="tg:1", type="module_progress",
+                       data={"module": "render", "progress": percent, "message": "Putting your video together"})
+
+
+@pytest.mark.parametrize("in_line", [True, False])
+async def test_a_render_costs_the_same_few_edits_however_long_it_takes(monkeypatch: pytest.MonkeyPatch,
+                                                                       in_line: bool) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: clock[0])
+    screen = Screen()
+    progress = Progress(SimpleNamespace(outbox=screen), lambda coro: None)  # type: ignore[arg-type]
+    if in_line:
+        await progress.module_progress(1, queued(1, wait_s=30))
+    for percent in range(0, 101, 5):  # a slow render: a report every 3 s for a minute
+        clock[0] += 3
+        await progress.module_progress(1, progressed(percent))
+    said = [text for _new, text in screen.shown]
+    begun = ["⏳ Your video is in line to be put together: #1, about 1 minute",
+             "🎬 Putting your video together… 0%"] if in_line else ["🎬 Putting your video together… 0%"]
+    assert said == [*begun, "🎬 Putting your video together… 50%", "🎬 Putting your video together… 100%"]
+    assert [new for new, _text in screen.shown] == [True] + [False] * (len(said) - 1)  # one message, edited
+
+
 def test_the_wait_counts_what_the_renders_under_way_have_left(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
     monkeypatch.setattr(background_module.time, "monotonic", lambda: clock[0])
