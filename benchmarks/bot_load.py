@@ -110,7 +110,6 @@ class Phase:
     budget: dict[str, float] = field(default_factory=dict)
     peak_rss: float = 0.0
     peak_tree: float = 0.0
-    peak_tree_pss: float = 0.0
     peak_ffmpeg: int = 0
     peak_encoders: int = 0
     cpu_own_s: float = 0.0
@@ -220,7 +219,7 @@ async def run_phase(kind: str, users: int, args: argparse.Namespace, updates: in
     phase.call_kinds = call_kinds(tg.calls)
     phase.trace = person_trace(tg.calls, phase.sent)
     phase.budget = budget_estimate(tg.calls)
-    phase.peak_rss, phase.peak_tree, phase.peak_tree_pss = sampler.peak_rss, sampler.peak_tree, sampler.peak_tree_pss
+    phase.peak_rss, phase.peak_tree = sampler.peak_rss, sampler.peak_tree
     phase.peak_ffmpeg, phase.peak_encoders = sampler.peak_ffmpeg, sampler.peak_encoders
     phase.cpu_own_s, phase.cpu_children_s = sampler.cpu_own_s, sampler.cpu_children_s
     phase.people_lag_ms, phase.cpu_fake_s = people_lag.lags_ms, tg.cpu_s
@@ -263,8 +262,8 @@ def report(cc: Phase, base: Phase | None, args: argparse.Namespace) -> None:
     print(f"flood     {b['overall_paced']:.0f} chat calls went out with the bot's 30/s budget nearly drained, "
           f"{b['chat_paced']:.0f} with their chat's (20, then 1/s); {b['seconds_at_limit']:.0f} of "
           f"{b['seconds']:.0f} s at 28+ calls/s; busiest second {b['busiest_second']:.0f} calls")
-    print(f"memory    bot process peak RSS {cc.peak_rss:.0f} MB, whole tree {cc.peak_tree:.0f} MB "
-          f"(PSS {cc.peak_tree_pss:.0f} MB); at most {cc.peak_ffmpeg} ffmpeg at once ({cc.peak_encoders} encoding)")
+    print(f"memory    bot process peak RSS {cc.peak_rss:.0f} MB, whole tree {cc.peak_tree:.0f} MB; "
+          f"at most {cc.peak_ffmpeg} ffmpeg at once ({cc.peak_encoders} encoding)")
     print(f"cpu       bot process {cc.cpu_own_s:.0f} s ({cc.cpu_own_s / max(cc.wall_s, 1e-9):.0%} of one core over the "
           f"wall time), its ffmpeg children {cc.cpu_children_s:.0f} s, provider fakes {cc.cpu_providers_s:.0f} s, "
           f"fake Bot API {cc.cpu_fake_s:.0f} s, people {cc.cpu_driver_s:.0f} s"
