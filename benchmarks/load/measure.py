@@ -265,9 +265,8 @@ class TreeSampler(threading.Thread):
             with contextlib.suppress(psutil.Error):
                 rss = self.proc.memory_info().rss
                 tree, ffmpeg, encoders = rss, 0, 0
-                for pid in descendants(self.proc.pid):
+                for child in self.proc.children(recursive=True):  # by parent id: see `descendants`
                     with contextlib.suppress(psutil.Error):
-                        child = psutil.Process(pid)
                         tree += child.memory_info().rss
                         if "ffmpeg" in child.name():
                             ffmpeg += 1

@@ -52,9 +52,8 @@ class Progress:
         self._last_edit: dict[str, float] = {}
         self._place_until: dict[str, float] = {}  # render -> when its place in line may be said again
         self._job_seen: dict[str, float] = {}  # job id -> when its progress was first reported
-        # run/module -> (its progress message, whether it says "done", the percent it says or
-        # None while it says the place in line)
-        self._renders: OrderedDict[str, tuple[MessageRef | None, bool, float | None]] = OrderedDict()
+        # run/module -> (its progress message, the percent it says or None while it says the place in line)
+        self._renders: OrderedDict[str, tuple[MessageRef | None, float | None]] = OrderedDict()
         self._render_locks = KeyedLocks()
 
     def _due(self, key: str, final: bool, every: float = EDIT_EVERY_S, wait_first: bool = False) -> bool:
@@ -135,9 +134,9 @@ class Progress:
         queued = event.type == "module_queued"
         percent = 0.0 if queued else float(event.data.get("progress") or 0)
         key = f"{event.run_id}:{event.data.get('module')}"
-        shown, done, said = self._renders.get(key) or (None, True, None)
+        shown, said = self._renders.get(key) or (None, None)
         starting = queued or percent <= 0
-        first = shown is None or (done and starting)  # a new render: a new message
+        first = shown is None or (_done(said) and starting)  # a new render: a new message
         final = percent >= 100
         if queued and not first and not self._place_due(key):
             return
@@ -155,10 +154,10 @@ class Progress:
         else:
             text = f"🎬 {render.esc(event.data.get('message') or 'Working')}… {percent:.0f}%"
         async with self._render_locks(key):  # in order: the first message exists before it is edited
-            shown, done, _said = self._renders.get(key) or (None, True, None)
-            fresh = shown is None or (done and starting)
+            shown, said = self._renders.get(key) or (None, None)
+            fresh = shown is None or (_done(said) and starting)
             ref = await self.bot.outbox.show(chat_id, None if fresh else shown, OutMessage(text=text), quiet=True)
-            self._renders[key] = (ref, final, None if queued else percent)
+            self._renders[key] = (ref, None if queued else percent)
             self._renders.move_to_end(key)
             while len(self._renders) > 1000:
                 self._renders.popitem(last=False)
@@ -197,6 +196,10 @@ class Progress:
 def _minutes(seconds: float) -> int:
     """A wait in line in whole minutes, rounded up (an estimate, never precise); 0: no estimate."""
     return max(1, math.ceil(seconds / 60)) if seconds > 0 else 0
+
+
+def _done(said: float | None) -> bool:
+    return said is not None and said >= 100
 
 
 def _news(said: float | None, percent: float) -> bool:
