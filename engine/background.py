@@ -2,8 +2,9 @@
 
 - Queued fairly: first come, first served, `slots` at a time (one per core);
   each run waiting is told its place in line and about how long it waits
-  (`module_queued`: `position`, and `wait_s` once a render has finished here,
-  counting what the renders under way have left).
+  (`module_queued`: `position`, and `wait_s` once a render has finished here
+  or one under way is far enough along to tell its pace, counting what the
+  renders under way have left).
 - The run is held only to read its inputs and to write the result; the work
   itself runs without its lock, so the person's other taps are answered.
 - Stopping the process cancels the work: nothing is written, so the run is
@@ -30,6 +31,7 @@ from engine.templating import TemplateError
 
 log = logging.getLogger(__name__)
 RECENT = 10  # renders whose durations make the estimate of a wait in line
+PACE_FROM = 20.0  # percent a render has done before its pace says how long it takes
 
 
 class BackgroundWork:
@@ -43,6 +45,7 @@ class BackgroundWork:
         self._turn = asyncio.Condition()
         self._took: deque[float] = deque(maxlen=RECENT)  # seconds the last renders here took
         self._began: dict[str, float] = {}  # run id -> when its render got a slot
+        self._pace: dict[str, float] = {}  # run id -> how long its render takes, from its progress so far
 
     # ------------------------------------------------------------ control
     def spawn(self, run_id: str) -> None:
@@ -103,12 +106,15 @@ class BackgroundWork:
 
     def waits(self, count: int) -> list[float]:
         """About how long each of the first `count` places in line waits (none before a
-        render has finished here): a slot frees once its render has run as long as the
-        recent ones took, and the next in line takes it."""
-        if not self._took or count <= 0:
+        render has finished here or shown its pace): a slot frees once its render has run
+        as long as its pace says (or the recent ones took), and the next in line takes it."""
+        paces = list(self._pace.values())
+        if not (self._took or paces) or count <= 0:
             return []
-        mean, now = sum(self._took) / len(self._took), time.monotonic()
-        free = [max(0.0, mean - (now - began)) for began in self._began.values()][:self.slots]
+        mean = sum(self._took) / len(self._took) if self._took else sum(paces) / len(paces)
+        now = time.monotonic()
+        free = [max(0.0, self._pace.get(run_id, mean) - (now - began))
+                for run_id, began in self._began.items()][:self.slots]
         free += [0.0] * (self.slots - len(free))
         heapq.heapify(free)
         waits: list[float] = []
@@ -126,7 +132,14 @@ class BackgroundWork:
             self._took.append(time.monotonic() - began)
         finally:
             self._began.pop(run_id, None)
+            self._pace.pop(run_id, None)
             await self._leave()
+
+    def _paced(self, run_id: str, percent: float) -> None:
+        """A render's progress: once far enough along, how long it takes in all at this pace."""
+        began = self._began.get(run_id)
+        if began is not None and percent >= PACE_FROM:
+            self._pace[run_id] = (time.monotonic() - began) * 100 / min(percent, 100.0)
 
     async def _run_module(self, run_id: str) -> None:
         async with self.runlog.hold(run_id) as run:
@@ -138,6 +151,7 @@ class BackgroundWork:
             ctx.recovery_option = working.get("recovery_option")
 
         async def progress(percent: float, message: str) -> None:
+            self._paced(run_id, percent)
             await self.runlog.notify(run, "module_progress",
                                      {"module": ctx.module.name, "progress": percent, "message": message})
 

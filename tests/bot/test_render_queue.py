@@ -111,6 +111,24 @@ def test_the_wait_counts_what_the_renders_under_way_have_left(monkeypatch: pytes
     assert line.waits(2) == [0.0, 0.0]
 
 
+
+def test_before_any_render_has_finished_the_pace_of_those_under_way_tells_the_wait(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(background_module.time, "monotonic", lambda: clock[0])
+    line = BackgroundWork(runlog=None, loop=None, slots=2)  # type: ignore[arg-type]
+    line._began.update({"a": 990.0, "b": 1000.0})
+    line._paced("a", 10.0)  # too early to tell its pace
+    assert line.waits(2) == []
+    line._paced("a", 25.0)  # 25% in 10 s: 40 s in all, 30 s left
+    assert line.waits(3) == [30.0, 40.0, 70.0]  # "b" is taken to go as fast, from now
+    clock[0] = 1010.0
+    line._paced("b", 50.0)  # "b" is quicker: 20 s in all, 10 s left; "a" 20 s left
+    assert line.waits(3) == [10.0, 20.0, 40.0]
+    line._took.append(60.0)  # a finished render: the typical one for those not yet begun
+    assert line.waits(3) == [10.0, 20.0, 70.0]
+
+
 class Line:
     """A runlog that records the places told, and renders that end when told to."""
 
