@@ -138,7 +138,7 @@ class Progress:
         starting = queued or percent <= 0
         first = shown is None or (_done(said) and starting)  # a new render: a new message
         final = percent >= 100
-        if queued and not first and not self._place_due(key):
+        if queued and not self._place_due(key):  # also while the first place is still being sent
             return
         if not (first or final or queued or _news(said, percent)):
             return
@@ -152,6 +152,7 @@ class Progress:
             # with no estimate, now and then
             self._place_until[key] = time.monotonic() + max(QUEUE_EDIT_EVERY_S, minutes * 60)
         else:
+            self._place_until.pop(key, None)  # begun: a later render of this run says its place anew
             text = f"🎬 {render.esc(event.data.get('message') or 'Working')}… {percent:.0f}%"
         async with self._render_locks(key):  # in order: the first message exists before it is edited
             shown, said = self._renders.get(key) or (None, None)

@@ -74,6 +74,37 @@ async def test_with_no_estimate_yet_the_place_is_said_again_now_and_then(monkeyp
                                                      "⏳ Your video is in line to be put together: #2"]
 
 
+
+async def test_a_place_told_again_while_the_first_is_still_being_sent_is_not_said_twice(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a crowd, sending the first place takes seconds in the flood gate; the line
+    moving meanwhile is not news the person needs a second message or edit for."""
+    clock = [1000.0]
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: clock[0])
+    sending = asyncio.Event()
+
+    class SlowScreen(Screen):
+        async def show(self, chat_id: int, ref: Any, out: Any, quiet: bool = False) -> object:
+            if not self.shown:
+                await sending.wait()
+            return await super().show(chat_id, ref, out, quiet)
+
+    screen = SlowScreen()
+    progress = Progress(SimpleNamespace(outbox=screen), lambda coro: None)  # type: ignore[arg-type]
+    first = asyncio.create_task(progress.module_progress(1, queued(23, wait_s=100)))
+    await asyncio.sleep(0)
+    clock[0] += 2.5
+    moved = asyncio.create_task(progress.module_progress(1, queued(22, wait_s=98)))
+    await asyncio.sleep(0)
+    sending.set()
+    await asyncio.gather(first, moved)
+    assert screen.shown == [(True, "⏳ Your video is in line to be put together: #23, about 2 minutes")]
+    clock[0] += 120  # begun, done, and the same run renders again (new music): its place is said anew
+    for event in (progressed(0), progressed(100), queued(1, wait_s=10)):
+        await progress.module_progress(1, event)
+    assert screen.shown[-1] == (True, "⏳ Your video is in line to be put together: #1, about 1 minute")
+
+
 def progressed(percent: float) -> EngineEvent:
     return EngineEvent(run_id="r1", owner="tg:1", type="module_progress",
                        data={"module": "render", "progress": percent, "message": "Putting your video together"})
