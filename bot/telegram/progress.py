@@ -38,6 +38,7 @@ EDIT_EVERY_S = 2.0
 JOB_EDIT_EVERY_S = 10.0  # a job's line in its question: a clip takes minutes, an edit a call
 ACTION_AFTER_S = 3.0  # "sending a video…" once a job outlasts the tap's toast
 HALFWAY = 50.0  # a render's progress is said once it has begun, once past this, and when done
+HALFWAY_WORTH_S = 10.0  # ...past halfway only when the rest takes at least this long at its pace
 QUEUE_EDIT_EVERY_S = 15.0  # a place in line with no estimate of the wait: said again now and then
 SORRY = "😿 Something went wrong on my side. Your progress is saved: /status shows where you are."
 
@@ -127,7 +128,8 @@ class Progress:
     async def module_progress(self, chat_id: int, event: EngineEvent) -> None:
         """One message per render: its place in line, then its progress
         ("🎬 Putting your video together… 40%"). Edited when the render has begun,
-        once past `HALFWAY` and when done, so a render costs the same few calls
+        once past `HALFWAY` (when the rest takes a while: a render done in seconds goes
+        straight to 100%) and when done, so a render costs the same few calls
         however long a busy machine makes it take. The start (0%) is not an edit of
         its own when the place in line was said just before, and no chat action is
         sent: the message itself shows that the video is being made."""
@@ -140,7 +142,7 @@ class Progress:
         final = percent >= 100
         if queued and not self._place_due(key):  # also while the first place is still being sent
             return
-        if not (first or final or queued or _news(said, percent)):
+        if not (first or final or queued or (_news(said, percent) and self._worth_saying(key, said, percent))):
             return
         if not self._due(key, final=first or final or queued):  # stamped by a place too: no 0% right after it
             return
@@ -162,6 +164,14 @@ class Progress:
             self._renders.move_to_end(key)
             while len(self._renders) > 1000:
                 self._renders.popitem(last=False)
+
+    def _worth_saying(self, key: str, said: float | None, percent: float) -> bool:
+        """Past halfway: worth an edit only when the rest, at the pace since the last
+        edit (the start), takes at least `HALFWAY_WORTH_S`."""
+        if said is None or percent <= said:  # the start itself is always said
+            return True
+        elapsed = time.monotonic() - self._last_edit.get(key, time.monotonic())
+        return elapsed * (100 - percent) / (percent - said) >= HALFWAY_WORTH_S
 
     async def run_advanced(self, event: EngineEvent) -> None:
         """A long module finished (or failed) off the tap: show where the run is now."""

@@ -129,6 +129,18 @@ async def test_a_render_costs_the_same_few_edits_however_long_it_takes(monkeypat
     assert [new for new, _text in screen.shown] == [True] + [False] * (len(said) - 1)  # one message, edited
 
 
+async def test_a_render_done_in_seconds_goes_from_its_start_straight_to_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: clock[0])
+    screen = Screen()
+    progress = Progress(SimpleNamespace(outbox=screen), lambda coro: None)  # type: ignore[arg-type]
+    for percent in range(0, 101, 5):  # a report every 0.3 s: 6 s in all, 3 s left at halfway
+        clock[0] += 0.3
+        await progress.module_progress(1, progressed(percent))
+    assert [text for _new, text in screen.shown] == ["🎬 Putting your video together… 0%",
+                                                     "🎬 Putting your video together… 100%"]
+
+
 def test_the_wait_counts_what_the_renders_under_way_have_left(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
     monkeypatch.setattr(background_module.time, "monotonic", lambda: clock[0])
