@@ -279,6 +279,8 @@ def report(cc: Phase, base: Phase | None, args: argparse.Namespace) -> None:
                                             for k, v in cc.providers.items() if isinstance(v, dict) and "requests" in v))
     for line in cc.stalls[:5]:
         print(f"  stuck: {line}")
+    for line in (base.stalls[:5] + base.log[:5]) if base is not None else []:
+        print(f"  baseline: {line}")
     for line in cc.renders.messages[:3]:
         print(f"  render error: {line}")
     if cc.log:

@@ -323,8 +323,10 @@ async def drive(person: Person, decide: Decide, accept: Callable[[str, str], boo
         if person.find(decision.label, lambda data, t=decision.target: accept(data, t)) != found:
             continue  # the screen changed while thinking: look again
         screen = activity.screen.get(chat, 0)
+        # counted before the tap: a bot may edit the message before the tap's own request returns
+        edits_before = activity.edits.get((chat, found[0]), 0)
         last = await person.tap(*found, decision, pause)
-        last_press, progress_at = (found, activity.edits.get((chat, found[0]), 0)), time.monotonic()
+        last_press, progress_at = (found, edits_before), time.monotonic()
 
 
 # ------------------------------------------------------------------ ccbot
