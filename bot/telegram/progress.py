@@ -142,7 +142,7 @@ class Progress:
         final = percent >= 100
         if queued and not self._place_due(key):  # also while the first place is still being sent
             return
-        if not (first or final or queued or (_news(said, percent) and self._worth_saying(key, said, percent))):
+        if not (first or final or queued or self._news(key, said, percent)):
             return
         if not self._due(key, final=first or final or queued):  # stamped by a place too: no 0% right after it
             return
@@ -165,11 +165,14 @@ class Progress:
             while len(self._renders) > 1000:
                 self._renders.popitem(last=False)
 
-    def _worth_saying(self, key: str, said: float | None, percent: float) -> bool:
-        """Past halfway: worth an edit only when the rest, at the pace since the last
-        edit (the start), takes at least `HALFWAY_WORTH_S`."""
-        if said is None or percent <= said:  # the start itself is always said
+    def _news(self, key: str, said: float | None, percent: float) -> bool:
+        """Whether a render's progress is worth an edit: the message still says the place
+        in line (the render has begun), or it is the first report past `HALFWAY` and the
+        rest, at the pace since the last edit (the start), takes at least `HALFWAY_WORTH_S`."""
+        if said is None:
             return True
+        if not said < HALFWAY <= percent:
+            return False
         elapsed = time.monotonic() - self._last_edit.get(key, time.monotonic())
         return elapsed * (100 - percent) / (percent - said) >= HALFWAY_WORTH_S
 
@@ -211,9 +214,3 @@ def _minutes(seconds: float) -> int:
 
 def _done(said: float | None) -> bool:
     return said is not None and said >= 100
-
-
-def _news(said: float | None, percent: float) -> bool:
-    """Whether a render's progress is worth an edit: the message still says the place
-    in line (the render has begun), or it is the first report past `HALFWAY`."""
-    return said is None or said < HALFWAY <= percent
